@@ -1,0 +1,20 @@
+package btf
+
+import (
+	ebtf "github.com/cilium/ebpf/btf"
+)
+
+// Func is a probe-able function resolved to its prototype. Kernel functions
+// come from BTF; user functions come from DWARF lowered into the same types.
+type Func struct {
+	Name   string // symbol name as attached (mangled for C++/Rust user symbols)
+	Module string // kernel module ("" or "vmlinux" for the core kernel); binary path for user functions
+	Params []Param
+	Ret    ebtf.Type // nil means void or unknown
+}
+
+// Param is one formal parameter of a Func.
+type Param struct {
+	Name string
+	Type ebtf.Type // nil means unknown (no type information)
+}
