@@ -1,0 +1,418 @@
+package bpf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// AttachedGroup reports how one CountGroup was attached.
+type AttachedGroup struct {
+	Kind    TargetKind
+	Mode    Mode
+	Targets []CountTarget   // the targets that are attached
+	Skipped []SkippedTarget // targets that failed individually (per-target modes only)
+	Tried   []error         // modes that failed before Mode worked, in ladder order
+}
+
+// SkippedTarget is a target that could not be attached, and why.
+type SkippedTarget struct {
+	Target CountTarget
+	Err    error
+}
+
+// Counters is a loaded and attached CountPlan. Close it to detach.
+type Counters struct {
+	Plan   *CountPlan
+	Groups []AttachedGroup
+
+	counts *ebpf.Map
+	ncpu   int
+	keys   []uint32
+	vals   []uint64
+
+	mu    sync.Mutex
+	progs []*ebpf.Program
+	links []link.Link
+}
+
+// AttachOptions tune AttachCounters.
+type AttachOptions struct {
+	// Log receives one line per decision (mode chosen, fallbacks, timings)
+	// when non-nil; it is what -v prints.
+	Log io.Writer
+}
+
+func (o *AttachOptions) logf(format string, args ...any) {
+	if o != nil && o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
+
+// AttachCounters loads and attaches counting programs for every group in p,
+// walking each group's mode ladder (see Ladder) and falling back one step
+// when a mode is unsupported or refused. On failure nothing stays attached.
+// Needs root. The error wraps ErrNotSupported when no mechanism fits.
+func AttachCounters(ctx context.Context, p *CountPlan, f *Features, opts *AttachOptions) (_ *Counters, err error) {
+	counts, err := ebpf.NewMap(p.countsSpec())
+	if err != nil {
+		return nil, fmt.Errorf("create counts map: %w", explainLoadErr(err))
+	}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		counts.Close()
+		return nil, err
+	}
+	c := &Counters{Plan: p, counts: counts, ncpu: ncpu}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	for gi := range p.Groups {
+		g := &p.Groups[gi]
+		modes, err := UsableModes(g.Kind, f)
+		if err != nil {
+			return nil, err
+		}
+		ag := AttachedGroup{Kind: g.Kind}
+		var attached bool
+		for _, m := range modes {
+			start := time.Now()
+			obj, err := CompileCounter(p, g, m, f)
+			if err == nil {
+				ag.Targets, ag.Skipped, err = c.attachObject(ctx, obj)
+			}
+			if err != nil {
+				opts.logf("%s: %s failed, falling back: %v", g.Kind, m, err)
+				ag.Tried = append(ag.Tried, fmt.Errorf("%s: %w", m, err))
+				continue
+			}
+			ag.Mode = m
+			opts.logf("%s: attached %d of %d target(s) with %s in %v", g.Kind, len(ag.Targets), len(g.Targets), m, time.Since(start).Round(time.Microsecond))
+			for _, s := range ag.Skipped {
+				opts.logf("  skipped %s: %v", s.Target.Name, s.Err)
+			}
+			attached = true
+			break
+		}
+		if !attached {
+			msgs := make([]string, len(ag.Tried))
+			for i, e := range ag.Tried {
+				msgs[i] = e.Error()
+			}
+			return nil, fmt.Errorf("cannot attach to %d %s target(s): %s", len(g.Targets), g.Kind, strings.Join(msgs, "; "))
+		}
+		c.Groups = append(c.Groups, ag)
+	}
+	return c, nil
+}
+
+// attachObject loads obj's programs and attaches them. Per-target modes
+// attach in parallel and skip targets that fail alone; if every target
+// fails, the first error is returned and everything from obj is released.
+func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]CountTarget, []SkippedTarget, error) {
+	type result struct {
+		prog    *ebpf.Program
+		links   []link.Link
+		ok      []CountTarget
+		skipped []SkippedTarget
+		err     error
+	}
+	results := make([]result, len(obj.Programs))
+	parallelFor(len(obj.Programs), func(i int) {
+		p := obj.Programs[i]
+		r := &results[i]
+		if ctx.Err() != nil {
+			r.err = ctx.Err()
+			return
+		}
+		spec := p.Spec.Copy()
+		if err := spec.Instructions.AssociateMap(countsMap, c.counts); err != nil {
+			r.err = err
+			return
+		}
+		prog, err := ebpf.NewProgram(spec)
+		if err != nil {
+			r.err = fmt.Errorf("load %s program: %w", obj.Mode, explainLoadErr(err))
+			if len(p.Targets) == 1 {
+				r.skipped = []SkippedTarget{{p.Targets[0], r.err}}
+			}
+			return
+		}
+		r.prog = prog
+		r.links, r.ok, r.skipped, r.err = attachProgram(ctx, obj.Mode, obj.Kind, prog, p.Targets)
+	})
+	var ok []CountTarget
+	var skipped []SkippedTarget
+	var firstErr error
+	for _, r := range results {
+		ok = append(ok, r.ok...)
+		skipped = append(skipped, r.skipped...)
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+	}
+	shared := len(obj.Programs) == 1 && len(obj.Programs[0].Targets) > 1
+	if len(ok) == 0 || (shared && firstErr != nil) {
+		for _, r := range results {
+			closeAll(r.links)
+			if r.prog != nil {
+				r.prog.Close()
+			}
+		}
+		if firstErr == nil && len(skipped) > 0 {
+			firstErr = skipped[0].Err
+		}
+		if firstErr == nil {
+			firstErr = errors.New("no targets")
+		}
+		return nil, nil, firstErr
+	}
+	c.mu.Lock()
+	for _, r := range results {
+		if r.prog != nil {
+			c.progs = append(c.progs, r.prog)
+		}
+		c.links = append(c.links, r.links...)
+	}
+	c.mu.Unlock()
+	return ok, skipped, nil
+}
+
+// attachProgram attaches one loaded program to its targets in mode m.
+func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Program, targets []CountTarget) ([]link.Link, []CountTarget, []SkippedTarget, error) {
+	switch m {
+	case ModeKprobeMulti:
+		syms := make([]string, len(targets))
+		cookies := make([]uint64, len(targets))
+		for i, t := range targets {
+			syms[i], cookies[i] = t.Symbol, uint64(t.Slot)
+		}
+		l, err := link.KprobeMulti(prog, link.KprobeMultiOptions{Symbols: syms, Cookies: cookies})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("kprobe_multi link on %d functions: %w", len(syms), err)
+		}
+		return []link.Link{l}, targets, nil, nil
+	case ModeRawSyscalls:
+		name := "sys_enter"
+		if kind == SyscallExit {
+			name = "sys_exit"
+		}
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: prog})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("raw tracepoint %s: %w", name, err)
+		}
+		return []link.Link{l}, targets, nil, nil
+	case ModeUprobeMulti:
+		byPath := map[string][]CountTarget{}
+		var order []string
+		for _, t := range targets {
+			if _, ok := byPath[t.Path]; !ok {
+				order = append(order, t.Path)
+			}
+			byPath[t.Path] = append(byPath[t.Path], t)
+		}
+		var links []link.Link
+		for _, path := range order {
+			ts := byPath[path]
+			ex, err := link.OpenExecutable(path)
+			if err != nil {
+				closeAll(links)
+				return nil, nil, nil, err
+			}
+			o := &link.UprobeMultiOptions{}
+			var refs bool
+			for _, t := range ts {
+				o.Addresses = append(o.Addresses, t.Offset)
+				o.Cookies = append(o.Cookies, uint64(t.Slot))
+				o.RefCtrOffsets = append(o.RefCtrOffsets, t.RefCtrOffset)
+				refs = refs || t.RefCtrOffset != 0
+			}
+			if !refs {
+				o.RefCtrOffsets = nil
+			}
+			l, err := ex.UprobeMulti(nil, prog, o)
+			if err != nil {
+				closeAll(links)
+				return nil, nil, nil, fmt.Errorf("uprobe_multi link on %d locations in %s: %w", len(ts), path, err)
+			}
+			links = append(links, l)
+		}
+		return links, targets, nil, nil
+	}
+
+	// Per-target modes: one link per target, attached in parallel.
+	links := make([]link.Link, len(targets))
+	errs := make([]error, len(targets))
+	parallelFor(len(targets), func(i int) {
+		if ctx.Err() != nil {
+			errs[i] = ctx.Err()
+			return
+		}
+		links[i], errs[i] = attachOne(m, prog, targets[i])
+	})
+	var ok []CountTarget
+	var skipped []SkippedTarget
+	var out []link.Link
+	for i, t := range targets {
+		if errs[i] != nil {
+			skipped = append(skipped, SkippedTarget{t, errs[i]})
+			continue
+		}
+		ok = append(ok, t)
+		out = append(out, links[i])
+	}
+	if len(ok) == 0 {
+		return nil, nil, skipped, skipped[0].Err
+	}
+	return out, ok, skipped, nil
+}
+
+func attachOne(m Mode, prog *ebpf.Program, t CountTarget) (link.Link, error) {
+	cookie := uint64(t.Slot)
+	switch m {
+	case ModeFentry:
+		return link.AttachTracing(link.TracingOptions{Program: prog})
+	case ModeKprobe:
+		return link.Kprobe(t.Symbol, prog, &link.KprobeOptions{Cookie: cookie})
+	case ModeRawTracepoint:
+		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: t.Event, Program: prog})
+	case ModeTracepoint:
+		return link.Tracepoint(t.Category, t.Event, prog, &link.TracepointOptions{Cookie: cookie})
+	case ModeUprobe:
+		ex, err := link.OpenExecutable(t.Path)
+		if err != nil {
+			return nil, err
+		}
+		return ex.Uprobe("", prog, &link.UprobeOptions{Address: t.Offset, Cookie: cookie, RefCtrOffset: t.RefCtrOffset})
+	}
+	return nil, fmt.Errorf("mode %s is not a per-target mode", m)
+}
+
+// Read returns the current count of every slot, summed over CPUs. The
+// returned slice is reused by the next call.
+func (c *Counters) Read() ([]uint64, error) {
+	n := int(c.Plan.Slots)
+	if c.keys == nil {
+		c.keys = make([]uint32, n)
+		c.vals = make([]uint64, n*c.ncpu)
+	}
+	sums := make([]uint64, n)
+	var cursor ebpf.MapBatchCursor
+	done := 0
+	for done < n {
+		got, err := c.counts.BatchLookup(&cursor, c.keys[done:], c.vals[done*c.ncpu:], nil)
+		for i := 0; i < got; i++ {
+			var s uint64
+			for _, v := range c.vals[(done+i)*c.ncpu : (done+i+1)*c.ncpu] {
+				s += v
+			}
+			sums[c.keys[done+i]] = s
+		}
+		done += got
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, ebpf.ErrNotSupported) {
+				return c.readSlow(sums)
+			}
+			return nil, err
+		}
+	}
+	return sums, nil
+}
+
+// readSlow reads slot by slot, for kernels without batch lookups (< 5.6).
+func (c *Counters) readSlow(sums []uint64) ([]uint64, error) {
+	per := make([]uint64, c.ncpu)
+	for k := range sums {
+		if err := c.counts.Lookup(uint32(k), per); err != nil {
+			return nil, err
+		}
+		var s uint64
+		for _, v := range per {
+			s += v
+		}
+		sums[k] = s
+	}
+	return sums, nil
+}
+
+// Close detaches every link and unloads every program, in parallel: closing
+// a perf-event link costs an RCU grace period in the kernel, so serial
+// closing of hundreds of links takes tens of seconds.
+func (c *Counters) Close() error {
+	c.mu.Lock()
+	links, progs := c.links, c.progs
+	c.links, c.progs = nil, nil
+	c.mu.Unlock()
+	closeAll(links)
+	for _, p := range progs {
+		p.Close()
+	}
+	if c.counts != nil {
+		c.counts.Close()
+		c.counts = nil
+	}
+	return nil
+}
+
+func closeAll(links []link.Link) {
+	parallelFor(len(links), func(i int) {
+		if links[i] != nil {
+			links[i].Close()
+		}
+	})
+}
+
+// parallelFor runs fn(0..n-1) on a bounded pool of goroutines. The work is
+// mostly waiting in the kernel, so the pool is larger than the CPU count.
+func parallelFor(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	workers := 4 * runtime.NumCPU()
+	if workers > 64 {
+		workers = 64
+	}
+	if workers > n {
+		workers = n
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// explainLoadErr keeps the verifier's short summary and says when the cause
+// is missing privileges.
+func explainLoadErr(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		return fmt.Errorf("verifier rejected the program: %v", ve)
+	}
+	return err
+}

@@ -1,0 +1,204 @@
+package bpf
+
+import (
+	"context"
+	"debug/elf"
+	"debug/gosym"
+	"os"
+	"os/exec"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btool/btool/internal/testutil"
+)
+
+// countPreads counts vfs_read calls made by this process through pread(2),
+// which calls vfs_read exactly once per call, in whatever mode the ladder
+// picks, and checks the mode and the exact count.
+func countPreads(t *testing.T, f *Features, wantMode Mode) {
+	t.Helper()
+	const calls = 200
+	fd, err := unix.Open("/proc/self/stat", unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	plan, err := NewCountPlan([]CountGroup{{Kind: KernelFunc, Targets: []CountTarget{
+		{Name: "vfs_read", Symbol: "vfs_read"},
+		{Name: "vfs_write", Symbol: "vfs_write"},
+	}}}, uint32(os.Getpid()), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := AttachCounters(context.Background(), plan, f, &AttachOptions{Log: testLog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Groups[0].Mode != wantMode {
+		t.Fatalf("mode = %s, want %s", c.Groups[0].Mode, wantMode)
+	}
+	buf := make([]byte, 64)
+	for i := 0; i < calls; i++ {
+		if _, err := unix.Pread(fd, buf, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sums, err := c.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sums[plan.Groups[0].Targets[0].Slot]; got != calls {
+		t.Fatalf("vfs_read count = %d, want %d", got, calls)
+	}
+}
+
+func TestKernelCountKprobeMulti(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, _ := NewFeatures()
+	testutil.RequireFeature(t, string(FeatKprobeMulti), f.Have(FeatKprobeMulti))
+	countPreads(t, f, ModeKprobeMulti)
+}
+
+func TestKernelCountFentry(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, _ := NewFeatures("kprobe_multi")
+	testutil.RequireFeature(t, string(FeatFentry), f.Have(FeatFentry))
+	countPreads(t, f, ModeFentry)
+}
+
+func TestKernelCountKprobe(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, _ := NewFeatures("kprobe_multi,fentry")
+	testutil.RequireFeature(t, string(FeatKprobe), f.Have(FeatKprobe))
+	countPreads(t, f, ModeKprobe)
+}
+
+// KprobeWithoutCookies exercises the one-program-per-target shape.
+func TestKernelCountKprobeNoCookie(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, _ := NewFeatures("kprobe_multi,fentry,cookie")
+	testutil.RequireFeature(t, string(FeatKprobe), f.Have(FeatKprobe))
+	countPreads(t, f, ModeKprobe)
+}
+
+//go:noinline
+func uprobeTarget(x int) int { return x*3 + 1 }
+
+// selfOffset returns the file offset of a symbol in the running test binary.
+func selfOffset(t *testing.T, sym string) (string, uint64) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	// go test strips .symtab; .gopclntab always survives.
+	pcln := ef.Section(".gopclntab")
+	text := ef.Section(".text")
+	if pcln == nil || text == nil {
+		t.Fatalf("%s has no .gopclntab", exe)
+	}
+	data, err := pcln.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := tab.LookupFunc(sym)
+	if fn == nil {
+		t.Fatalf("symbol %s not found in %s", sym, exe)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && fn.Entry >= p.Vaddr && fn.Entry < p.Vaddr+p.Memsz {
+			return exe, fn.Entry - p.Vaddr + p.Off
+		}
+	}
+	t.Fatalf("symbol %s not in an executable segment", sym)
+	return "", 0
+}
+
+func countUprobe(t *testing.T, f *Features, wantMode Mode) {
+	t.Helper()
+	const calls = 300
+	path, off := selfOffset(t, "github.com/btool/btool/bpf.uprobeTarget")
+	plan, err := NewCountPlan([]CountGroup{{Kind: UserFunc, Targets: []CountTarget{
+		{Name: "uprobeTarget", Path: path, Offset: off},
+	}}}, uint32(os.Getpid()), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := AttachCounters(context.Background(), plan, f, &AttachOptions{Log: testLog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Groups[0].Mode != wantMode {
+		t.Fatalf("mode = %s, want %s", c.Groups[0].Mode, wantMode)
+	}
+	s := 0
+	for i := 0; i < calls; i++ {
+		s += uprobeTarget(i)
+	}
+	sums, err := c.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sums[0]; got != calls {
+		t.Fatalf("count = %d, want %d (%d)", got, calls, s)
+	}
+}
+
+func TestKernelCountUprobeMulti(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, _ := NewFeatures()
+	testutil.RequireFeature(t, string(FeatUprobeMulti), f.Have(FeatUprobeMulti))
+	countUprobe(t, f, ModeUprobeMulti)
+}
+
+func TestKernelCountUprobe(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, _ := NewFeatures("uprobe_multi")
+	testutil.RequireFeature(t, string(FeatUprobe), f.Have(FeatUprobe))
+	countUprobe(t, f, ModeUprobe)
+}
+
+func TestKernelCountRawTracepoint(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, _ := NewFeatures()
+	testutil.RequireFeature(t, string(FeatRawTracepoint), f.Have(FeatRawTracepoint))
+	// sched_process_fork fires in the parent for every fork; count this
+	// process's forks.
+	plan, err := NewCountPlan([]CountGroup{{Kind: Tracepoint, Targets: []CountTarget{
+		{Name: "sched:sched_process_fork", Category: "sched", Event: "sched_process_fork"},
+	}}}, uint32(os.Getpid()), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := AttachCounters(context.Background(), plan, f, &AttachOptions{Log: testLog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Groups[0].Mode != ModeRawTracepoint {
+		t.Fatalf("mode = %s", c.Groups[0].Mode)
+	}
+	const forks = 3
+	for i := 0; i < forks; i++ {
+		if err := exec.Command("/proc/self/exe", "-test.run=^$").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sums, _ := c.Read()
+	// The Go runtime may start threads meanwhile, which fire the event too.
+	if sums[0] < forks || sums[0] > forks+8 {
+		t.Fatalf("forks counted = %d, want %d (plus a few runtime threads)", sums[0], forks)
+	}
+}
