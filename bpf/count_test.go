@@ -113,7 +113,10 @@ func countGetpid(t *testing.T, f *Features, kind TargetKind, wantMode Mode) {
 
 type testLog struct{ t *testing.T }
 
-func (l testLog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func TestKernelCountRawSyscalls(t *testing.T) {
 	testutil.RequireRoot(t)
