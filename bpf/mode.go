@@ -127,11 +127,11 @@ func UsableModes(kind TargetKind, f *Features) ([]Mode, error) {
 		}
 	}
 	if len(modes) == 0 {
-		msg := fmt.Sprintf("this kernel cannot attach to a %s: %s", kind, strings.Join(reasons, "; "))
+		msg := fmt.Sprintf("this kernel cannot attach to a %s (%s)", kind, strings.Join(reasons, "; "))
 		if hint := kindHint(kind); hint != "" {
-			msg += "; " + hint
+			msg += ": " + hint
 		}
-		return nil, fmt.Errorf("%s: %w", msg, ErrNotSupported)
+		return nil, &unsupportedError{msg}
 	}
 	return modes, nil
 }
@@ -139,7 +139,7 @@ func UsableModes(kind TargetKind, f *Features) ([]Mode, error) {
 func kindHint(kind TargetKind) string {
 	switch kind {
 	case KernelFunc:
-		return "tracepoints (t:category:event, see 'btool list t:*') work without kprobes, and syscalls can be counted through t:syscalls:sys_enter_*"
+		return "use tracepoints instead (t:category:event; see btool list 't:*'), e.g. t:syscalls:sys_enter_* for syscalls"
 	case UserFunc:
 		return "user probes need a kernel with CONFIG_UPROBES"
 	}
@@ -151,3 +151,10 @@ func kindHint(kind TargetKind) string {
 func trimSentinel(err error) string {
 	return strings.TrimSuffix(err.Error(), ": "+ErrNotSupported.Error())
 }
+
+// unsupportedError is a complete "not supported" message that still matches
+// errors.Is(err, ErrNotSupported) without the sentinel's text appended.
+type unsupportedError struct{ msg string }
+
+func (e *unsupportedError) Error() string { return e.msg }
+func (e *unsupportedError) Unwrap() error { return ErrNotSupported }

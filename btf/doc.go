@@ -4,5 +4,8 @@
 // space, so the checker and code generator see one type model.
 //
 // Types are github.com/cilium/ebpf/btf types; this package adds loading,
-// caching and lookup. See https://docs.kernel.org/bpf/btf.html.
+// caching, lookup by C name ([Kernel.Func], [Kernel.Type]), C rendering
+// ([TypeString], [Func.Signature]) and the list of traceable kernel
+// functions for wildcards ([KernelFuncs], which needs no BTF).
+// See https://docs.kernel.org/bpf/btf.html.
 package btf

@@ -11,6 +11,12 @@ type Func struct {
 	Module string // kernel module ("" or "vmlinux" for the core kernel); binary path for user functions
 	Params []Param
 	Ret    ebtf.Type // nil means void or unknown
+	// Variadic is set when the prototype ends in "...". The variadic part
+	// is not in Params.
+	Variadic bool
+	// BTF is the kernel's BTF function (nil for user functions). Its Type is
+	// the *ebtf.FuncProto the other fields were derived from.
+	BTF *ebtf.Func
 }
 
 // Param is one formal parameter of a Func.

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/btool/btool/internal/testutil"
+)
+
+// launch runs a tracer command, waits until its stdout prints a line
+// containing ready (printed only once every probe is attached), then
+// interrupts it and waits for it to exit. It returns launch-to-ready and
+// interrupt-to-exit times and the peak RSS in bytes.
+func launch(b *testing.B, ready string, name string, args ...string) (toReady, toExit time.Duration, rss int64) {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			b.Fatalf("%s exited before %q: %v", name, ready, err)
+		}
+		if strings.Contains(line, ready) {
+			break
+		}
+	}
+	toReady = time.Since(start)
+	stop := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	go func() { _, _ = bufio.NewReader(r).WriteTo(devNull{}) }()
+	cmd.Wait()
+	toExit = time.Since(stop)
+	if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = u.Maxrss * 1024
+	}
+	return toReady, toExit, rss
+}
+
+type devNull struct{}
+
+func (devNull) Write(p []byte) (int, error) { return len(p), nil }
+
+// report records medians as custom benchmark metrics.
+func report(b *testing.B, prefix string, ready, exit []time.Duration, rss []int64) {
+	med := func(d []time.Duration) float64 {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return float64(d[len(d)/2]) / float64(time.Millisecond)
+	}
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	b.ReportMetric(med(ready), prefix+"ready-ms")
+	b.ReportMetric(med(exit), prefix+"exit-ms")
+	b.ReportMetric(float64(rss[len(rss)-1])/(1<<20), prefix+"peak-rss-MB")
+}
+
+func benchLaunch(b *testing.B, btoolArgs []string, bpftraceProg string) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	bin := testutil.BtoolBin(b)
+	var ready, exit []time.Duration
+	var rss []int64
+	for i := 0; i < b.N; i++ {
+		r, e, m := launch(b, "Tracing", bin, btoolArgs...)
+		ready, exit, rss = append(ready, r), append(exit, e), append(rss, m)
+	}
+	report(b, "btool-", ready, exit, rss)
+	if bt, err := exec.LookPath("bpftrace"); err == nil && bpftraceProg != "" && os.Getenv("BTOOL_BENCH_NO_BPFTRACE") == "" {
+		// One bpftrace run per benchmark call: it is slow enough that more
+		// would dominate make bench.
+		r, e, m := launch(b, "ready", bt, "-e", bpftraceProg)
+		report(b, "bpftrace-", []time.Duration{r}, []time.Duration{e}, []int64{m})
+	}
+}
+
+// BenchmarkLaunchOneTracepoint: launch to one tracepoint attached (the
+// banner is printed only after attaching), then exit.
+func BenchmarkLaunchOneTracepoint(b *testing.B) {
+	benchLaunch(b, []string{"funccount", "t:sched:sched_process_fork"},
+		`tracepoint:sched:sched_process_fork { @[probe] = count(); } BEGIN { printf("ready\n"); }`)
+}
+
+// BenchmarkLaunchAllSyscalls: attach and detach every syscalls:sys_enter_*
+// tracepoint.
+func BenchmarkLaunchAllSyscalls(b *testing.B) {
+	benchLaunch(b, []string{"funccount", "t:syscalls:sys_enter_*"},
+		`tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { printf("ready\n"); }`)
+}
+
+// BenchmarkGetpidOverhead: per-event cost of counting getpid calls, as the
+// wall time of a getpid loop under each tracer minus the bare loop, per call.
+func BenchmarkGetpidOverhead(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	const n = 2_000_000
+	work := testutil.Workload(b, "getpid")
+	loop := func() time.Duration {
+		start := time.Now()
+		if out, err := exec.Command(work, "-n", strconv.Itoa(n)).CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+		return time.Since(start)
+	}
+	under := func(name string, args ...string) time.Duration {
+		cmd := exec.Command(name, args...)
+		out, _ := cmd.StdoutPipe()
+		cmd.Start()
+		r := bufio.NewReader(out)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				b.Fatalf("%s died", name)
+			}
+			if strings.Contains(l, "Tracing") || strings.Contains(l, "ready") {
+				break
+			}
+		}
+		d := loop()
+		cmd.Process.Signal(syscall.SIGINT)
+		go r.WriteTo(devNull{})
+		cmd.Wait()
+		return d
+	}
+	var bare, counted time.Duration
+	for i := 0; i < b.N; i++ {
+		bare += loop()
+		counted += under(testutil.BtoolBin(b), "funccount", "t:syscalls:sys_enter_getpid")
+	}
+	perEvent := func(d time.Duration) float64 { return float64(d-bare) / float64(b.N) / n }
+	b.ReportMetric(float64(bare)/float64(b.N)/n, "bare-ns/call")
+	b.ReportMetric(perEvent(counted), "btool-ns/event")
+	if bt, err := exec.LookPath("bpftrace"); err == nil && os.Getenv("BTOOL_BENCH_NO_BPFTRACE") == "" {
+		d := under(bt, "-e", `tracepoint:syscalls:sys_enter_getpid { @ = count(); } BEGIN { printf("ready\n"); }`)
+		b.ReportMetric((float64(d)-float64(bare)/float64(b.N))/n, "bpftrace-ns/event")
+	}
+}

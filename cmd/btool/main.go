@@ -1,0 +1,366 @@
+// Command btool is a BPF tracing multitool: bcc's trace, argdist, funccount,
+// funclatency and stackcount in one static binary that needs no compiler,
+// headers or Python. This package only maps command-line flags onto
+// package multitool; see docs/ for the tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/multitool"
+	"github.com/btool/btool/specparse"
+)
+
+// Exit codes: distinct for usage errors and runtime failures.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run executes one btool command line and returns the exit code. It never
+// lets a panic escape as a Go stack trace; deferred detaches still run.
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "btool: internal error: %v (please report this)\n", r)
+			code = exitRuntime
+		}
+	}()
+	// Writes to a closed pipe return EPIPE instead of killing the process
+	// before it detaches its probes.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f, ok := stdout.(*os.File); ok {
+		ctx = multitool.WatchOutput(ctx, f)
+	}
+
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, permuteArgs(app, args))
+	if err == nil {
+		return exitOK
+	}
+	var ue *multitool.UsageError
+	if errors.As(err, &ue) {
+		fmt.Fprint(stderr, renderError(commandName(args), ue.Spec, ue.Err))
+		return exitUsage
+	}
+	fmt.Fprint(stderr, renderError(commandName(args), "", err))
+	return exitRuntime
+}
+
+func commandName(args []string) string {
+	for _, a := range args[1:] {
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+	}
+	return ""
+}
+
+// renderError prints "btool: cmd: message" and, for errors positioned in a
+// spec, the spec with a caret line under the offending part.
+func renderError(cmd, spec string, err error) string {
+	prefix := "btool: "
+	if cmd != "" {
+		prefix += cmd + ": "
+	}
+	var list specparse.ErrorList
+	var one *specparse.Error
+	switch {
+	case errors.As(err, &list) && len(list) > 0:
+	case errors.As(err, &one):
+		list = specparse.ErrorList{one}
+	default:
+		return prefix + err.Error() + "\n"
+	}
+	var b strings.Builder
+	for _, e := range list {
+		fmt.Fprintf(&b, "%s%s\n", prefix, e.Msg)
+		if spec != "" {
+			fmt.Fprintf(&b, "    %s\n    %s\n", spec, caretLine(spec, int(e.Pos), int(e.End)))
+		}
+	}
+	return b.String()
+}
+
+func caretLine(spec string, pos, end int) string {
+	if pos < 0 {
+		pos = 0
+	}
+	if pos > len(spec) {
+		pos = len(spec)
+	}
+	if end <= pos {
+		end = pos + 1
+	}
+	if end > len(spec)+1 {
+		end = len(spec) + 1
+	}
+	return strings.Repeat(" ", pos) + "^" + strings.Repeat("~", end-pos-1)
+}
+
+func usage(format string, args ...any) error {
+	return &multitool.UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// commonFlags are accepted by every command.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "no-feature", Usage: "treat kernel `FEATURE`s as missing, to force fallbacks (" + featureNames() + ")"},
+		&cli.StringFlag{Name: "ready-file", Usage: "write `FILE` once every probe is attached", Hidden: true},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "explain attach decisions (mechanism chosen, fallbacks, timings)"},
+	}
+}
+
+func featureNames() string {
+	var s []string
+	for _, f := range bpf.AllFeatures {
+		s = append(s, string(f))
+	}
+	return strings.Join(s, ", ")
+}
+
+func newEnv(c *cli.Context, stdout, stderr io.Writer) (multitool.Env, error) {
+	f, err := bpf.NewFeatures(c.StringSlice("no-feature")...)
+	if err != nil {
+		return multitool.Env{}, usage("--no-feature: %v", err)
+	}
+	return multitool.Env{
+		Out: stdout, Err: stderr, Features: f,
+		Verbose:   c.Bool("verbose"),
+		ReadyFile: c.String("ready-file"),
+	}, nil
+}
+
+// seconds parses bcc-style durations: a number of seconds ("5", "0.5") or a
+// Go duration ("500ms").
+func seconds(flag, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f <= 0 {
+			return 0, usage("-%s: must be positive, got %s", flag, s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, usage("-%s: invalid duration %q (seconds, or a duration like 500ms)", flag, s)
+	}
+	return d, nil
+}
+
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	return &multitool.UsageError{Err: err}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "btool",
+		Usage: "BPF tracing multitool: bcc's trace, argdist, funccount, funclatency and stackcount without clang",
+		Description: "Run 'btool COMMAND -h' for a command's options. Probe specs follow bcc's grammar;\n" +
+			"see docs/ in the source tree for examples.",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		OnUsageError:    onUsageError,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			funccountCommand(stdout, stderr),
+			listCommand(stdout, stderr),
+			featuresCommand(stdout, stderr),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {},
+	}
+	app.Action = func(c *cli.Context) error {
+		if c.Args().Len() > 0 {
+			return usage("unknown command %q (commands: funccount, list, features)", c.Args().First())
+		}
+		return cli.ShowAppHelp(c)
+	}
+	return app
+}
+
+func funccountCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "funccount",
+		Usage:     "count calls of kernel/user functions, tracepoints or USDT probes",
+		ArgsUsage: "PATTERN",
+		Description: "PATTERN is func, p::func, lib:func, p:lib:func, /path:func, t:category:event or\n" +
+			"u:lib:probe, with * wildcards (or a regular expression with -r). Examples:\n" +
+			"  btool funccount 'vfs_*'                   # kernel functions\n" +
+			"  btool funccount -d 5 't:syscalls:sys_enter_*'\n" +
+			"  btool funccount -p 181 'c:malloc'         # libc malloc in PID 181",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "count only process `PID`"},
+			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print and clear counts every `SECONDS`"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+			&cli.BoolFlag{Name: "timestamp", Aliases: []string{"T"}, Usage: "print a HH:MM:SS timestamp with each summary"},
+			&cli.BoolFlag{Name: "regexp", Aliases: []string{"r"}, Usage: "PATTERN's function part is a regular expression"},
+			&cli.StringFlag{Name: "cpu", Aliases: []string{"c"}, Usage: "count only on `CPU`"},
+			&cli.BoolFlag{Name: "dump", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per summary"},
+		}, commonFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return usage("expected exactly one PATTERN, got %d (quote patterns that contain * or spaces)", c.Args().Len())
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.FunccountOptions{
+				Pattern:   c.Args().First(),
+				Regex:     c.Bool("regexp"),
+				PID:       c.Int("pid"),
+				CPU:       -1,
+				Timestamp: c.Bool("timestamp"),
+				DryRun:    c.Bool("dump"),
+				JSON:      c.Bool("json"),
+			}
+			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+				return err
+			}
+			if o.Duration, err = seconds("d", c.String("duration")); err != nil {
+				return err
+			}
+			if s := c.String("cpu"); s != "" {
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 0 {
+					return usage("-c: invalid CPU %q", s)
+				}
+				o.CPU = n
+			}
+			return multitool.Funccount(c.Context, o, env)
+		},
+	}
+}
+
+func listCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list probes: kernel functions, tracepoints, user functions, USDT probes",
+		ArgsUsage: "[PATTERN]",
+		Description: "PATTERN uses funccount's grammar. Examples:\n" +
+			"  btool list 'vfs_*'            # kernel functions\n" +
+			"  btool list -v 't:sched:*'     # tracepoints with their fields\n" +
+			"  btool list 'c:mall*'          # libc functions\n" +
+			"  btool list 'u:/usr/bin/python3:*'   # USDT probes",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "regexp", Aliases: []string{"r"}, Usage: "PATTERN's function part is a regular expression"},
+		}, commonFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 1 {
+				return usage("expected at most one PATTERN, got %d", c.Args().Len())
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			return multitool.List(multitool.ListOptions{Pattern: c.Args().First(), Regex: c.Bool("regexp"), Verbose: c.Bool("verbose")}, env)
+		},
+	}
+}
+
+// permuteArgs lets flags follow positional arguments, as bcc's argparse
+// does (`btool funccount 'vfs_*' -d 1`): urfave/cli stops parsing flags at
+// the first positional argument, so flags are moved in front of them.
+func permuteArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	// Find the command.
+	ci := -1
+	for i := 1; i < len(args); i++ {
+		if !strings.HasPrefix(args[i], "-") {
+			ci = i
+			break
+		}
+	}
+	if ci < 0 {
+		return args
+	}
+	cmd := app.Command(args[ci])
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	out := append([]string{}, args[:ci+1]...)
+	var pos []string
+	rest := args[ci+1:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			pos = append(pos, rest[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		out = append(out, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		// A value-taking flag (or a short-flag cluster ending in one)
+		// consumes the next argument.
+		last := name
+		if !strings.HasPrefix(a, "--") && len(name) > 1 && !takesValue[name] {
+			last = name[len(name)-1:]
+		}
+		if takesValue[last] && i+1 < len(rest) {
+			out = append(out, rest[i+1])
+			i++
+		}
+	}
+	if len(pos) > 0 {
+		out = append(out, "--")
+		out = append(out, pos...)
+	}
+	return out
+}
+
+func featuresCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:   "features",
+		Usage:  "show which kernel features and attach mechanisms btool can use here",
+		Flags:  commonFlags(),
+		Action: func(c *cli.Context) error {
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			return multitool.PrintFeatures(env)
+		},
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPermuteArgs(t *testing.T) {
+	app := newApp(nil, nil)
+	for _, tc := range []struct{ have, want string }{
+		{"btool funccount vfs_* -d 1", "btool funccount -d 1 -- vfs_*"},
+		{"btool funccount -d 1 vfs_*", "btool funccount -d 1 -- vfs_*"},
+		{"btool funccount vfs_* -Tr -i 2", "btool funccount -Tr -i 2 -- vfs_*"},
+		{"btool funccount vfs_* -Tp 12", "btool funccount -Tp 12 -- vfs_*"},
+		{"btool funccount --pid=3 x", "btool funccount --pid=3 -- x"},
+		{"btool list", "btool list"},
+		{"btool nosuch a -b", "btool nosuch a -b"},
+	} {
+		got := strings.Join(permuteArgs(app, strings.Fields(tc.have)), " ")
+		if got != tc.want {
+			t.Errorf("permuteArgs(%q) = %q, want %q", tc.have, got, tc.want)
+		}
+	}
+}
+
+// TestUsageErrors runs the CLI in-process on bad input: each gets a one-line
+// message (plus a caret under the spec where one applies), exit code 2, and
+// no Go stack.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string // lines of stderr, in order
+	}{
+		{[]string{"funccount"}, []string{"btool: funccount: expected exactly one PATTERN, got 0 (quote patterns that contain * or spaces)"}},
+		{[]string{"funccount", "--bogus", "x"}, []string{"btool: funccount: flag provided but not defined: -bogus"}},
+		{[]string{"funccount", "-i", "soon", "x"}, []string{`btool: funccount: -i: invalid duration "soon" (seconds, or a duration like 500ms)`}},
+		{[]string{"funccount", "--no-feature", "warp", "x"}, []string{`btool: funccount: --no-feature: unknown feature "warp" (known: ` + featureNames() + ")"}},
+		{[]string{"funccount", "x:c:malloc"}, []string{
+			"btool: funccount: type must be 'p', 't', or 'u', but got 'x'",
+			"    x:c:malloc",
+			"    ^",
+		}},
+		{[]string{"funccount", "a:b:c:d"}, []string{`btool: funccount: too many ':'-separated components in pattern "a:b:c:d"`}},
+		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: funccount, list, features)`}},
+	} {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"btool"}, tc.args...), &out, &errb)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want %d; stderr:\n%s", tc.args, code, exitUsage, errb.String())
+			continue
+		}
+		got := strings.Split(strings.TrimRight(errb.String(), "\n"), "\n")
+		if len(got) < len(tc.want) || !reflect.DeepEqual(got[:len(tc.want)], tc.want) {
+			t.Errorf("%v: stderr =\n%s\nwant prefix:\n%s", tc.args, errb.String(), strings.Join(tc.want, "\n"))
+		}
+		if strings.Contains(errb.String(), "goroutine ") {
+			t.Errorf("%v: Go stack in output", tc.args)
+		}
+	}
+}
+
+func TestCaretLine(t *testing.T) {
+	for _, tc := range []struct {
+		spec     string
+		pos, end int
+		want     string
+	}{
+		{"vfs_raed", 0, 8, "^~~~~~~~"},
+		{"p:c:mallc", 4, 9, "    ^~~~~"},
+		{"abc", 3, 3, "   ^"},
+	} {
+		if got := caretLine(tc.spec, tc.pos, tc.end); got != tc.want {
+			t.Errorf("caretLine(%q, %d, %d) = %q, want %q", tc.spec, tc.pos, tc.end, got, tc.want)
+		}
+	}
+}

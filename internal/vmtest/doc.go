@@ -1,0 +1,89 @@
+// Package vmtest is btool's third test tier: it runs the TestKernel tests of
+// every package inside QEMU on the Debian kernels btool supports, so that
+// features the host lacks (kprobes, kprobe_multi, fentry) and older kernels
+// (6.1: no kprobe_multi, no uprobe_multi) are tested too.
+//
+// # What TestVM does
+//
+//  1. Finds the kernels: $BTOOL_KERNELS (default ~/.cache/btool/kernels)
+//     holds 6.1 and 6.12, symlinks (or files naming an image) that
+//     .ci/deps.sh points at the newest Debian linux-image-6.1.0-N-amd64 and
+//     linux-image-6.12.N+deb12-amd64. Missing kernels, qemu or static busybox
+//     skip the test with a hint to run .ci/deps.sh, or fail it when
+//     BTOOL_REQUIRE_VM=1 (make test-vm sets that).
+//  2. Builds on the host, once for all kernels, with CGO_ENABLED=0: btool
+//     (./cmd/btool, when it exists), every program in internal/workloads, and
+//     `go test -c` of every package whose _test.go files declare a
+//     func TestKernel... (KernelTestPackages). A package that does not build
+//     fails TestVM but the others still run.
+//  3. Writes an uncompressed newc initramfs in Go (CPIOWriter, no root or cpio
+//     tool needed): static busybox, /init (InitScript), /bin/btool,
+//     /workloads/<name>, /tests/<pkg>.test, and each package's testdata/
+//     under /src/<pkg>/ (the module's top-level testdata under /src/testdata).
+//  4. Boots each kernel with qemu-system-x86_64 -cpu max (TCG software
+//     emulation; never KVM) with 1 GB and 2 CPUs. The per-kernel settings
+//     ride on the kernel command line, which hands unknown name=value
+//     parameters to init as environment: BTOOL_VM=<label> and
+//     BTOOL_EXPECT_FEATURES=<ExpectedFeatures[label]>.
+//     /init mounts proc, sysfs, devtmpfs, tmpfs on /tmp, tracefs, debugfs and
+//     bpffs, sets PATH, BTOOL_WORKLOADS=/workloads, BTOOL_ROOT=/src and
+//     BTOOL_BIN=/bin/btool, then runs each test binary from /src/<pkg> with
+//     -test.v=test2json -test.run '^TestKernel' -test.timeout 10m. Test output
+//     goes to the second serial port (ttyS1, results-<label>.log on the host)
+//     between "@@BTOOL BEGIN <pkg>" and "@@BTOOL END <pkg> rc=<n>" lines; the
+//     console (ttyS0, console-<label>.log) keeps the kernel's messages.
+//  5. Reports every test from the VM as a subtest
+//     TestVM/<label>/<pkg>/<TestName>[/<subtest>...], with its verdict
+//     (pass, fail, skip with its reason) and its output, parsed by
+//     `go tool test2json`. A binary that exits non-zero without a failed test
+//     fails with its raw output; a VM that dies or times out fails with the
+//     tail of its console.
+//
+// Both kernels boot in parallel (BTOOL_VM_PARALLEL=0 boots them in turn).
+// Measured on a 2-core machine without KVM, with 3 test packages: about 7 s
+// per kernel one at a time, about 10 s each side by side, so the pair takes
+// about 10 s instead of 14 s. Building the binaries usually takes longer than
+// the VMs.
+//
+// # Running it
+//
+//	make test-vm                                    # both kernels, as CI does
+//	go test -v -run '^TestVM$' ./internal/vmtest    # the same without BTOOL_REQUIRE_VM
+//	BTOOL_VM_KERNELS=6.12 go test -v -run '^TestVM$' ./internal/vmtest       # one kernel
+//	go test -v -run '^TestVM$/^6.12$' ./internal/vmtest                      # one kernel, also
+//	BTOOL_VM_PKGS=./bpf go test -v -run '^TestVM$' ./internal/vmtest         # one package
+//	BTOOL_VM_RUN='^TestKernelCount' go test -v -run '^TestVM$' ./internal/vmtest  # some tests
+//
+// Environment knobs:
+//
+//	BTOOL_KERNELS          kernel directory (default ~/.cache/btool/kernels)
+//	BTOOL_VM_KERNELS       comma-separated labels to boot (default 6.1,6.12)
+//	BTOOL_VM_PKGS          comma-separated go list patterns to search for TestKernel tests (default ./...)
+//	BTOOL_VM_RUN           -test.run regexp inside the VM (default ^TestKernel)
+//	BTOOL_VM_TEST_TIMEOUT  -test.timeout of each test binary (default 10m)
+//	BTOOL_VM_TIMEOUT       wall-clock limit of each VM; qemu is killed after it (default 20m)
+//	BTOOL_VM_PARALLEL      0 boots the kernels one after the other
+//	BTOOL_VM_MEM           guest memory in MB (default 1024)
+//	BTOOL_VM_APPEND        extra kernel command line parameters
+//	BTOOL_VM_CONSOLE=1     copy the VM consoles to stderr as they boot
+//	BTOOL_VM_KEEP=1        keep the work directory (initramfs.cpio, binaries,
+//	                       console-<label>.log, results-<label>.log) and log
+//	                       it with the qemu command line, to boot by hand
+//	BTOOL_BUSYBOX          the static busybox (default /bin/busybox)
+//	BTOOL_REQUIRE_VM=1     missing kernels or tools fail instead of skipping
+//
+// # Debugging a VM by hand
+//
+// Run with BTOOL_VM_KEEP=1, then run the logged qemu command from a terminal:
+// its console is on stdio. Add "rdinit=/bin/sh" to the -append string for a
+// busybox shell instead of /init (run "/bin/busybox --install -s /bin" first).
+//
+// # Writing tests for the VMs
+//
+// Name them TestKernel..., call testutil.RequireRoot, gate features with
+// testutil.RequireFeature (which fails rather than skips when the kernel is
+// expected to have the feature), take programs from testutil.Workload and
+// testutil.BtoolBin, and find files relative to the package directory
+// (testdata/ is copied) or testutil.RepoRoot(). There is no compiler, no
+// network and no shell beyond busybox in the VM.
+package vmtest

@@ -1,0 +1,17 @@
+// Package workloads holds small static programs that end-to-end tests trace:
+// on the host and inside the test VMs, where there is no compiler. Each lives
+// in its own directory as a main package; tests get a binary's path with
+// testutil.Workload(t, "getpid").
+//
+//   - getpid -n N: calls the getpid syscall N times (sys_enter_getpid,
+//     __x64_sys_getpid, __do_sys_getpid).
+//   - readfiles -n N -path P: opens, reads to EOF and closes P N times
+//     (do_sys_openat2, vfs_open, vfs_read, ...). P defaults to /proc/self/stat.
+//   - spin -n N: calls the non-inlined Go function main.spinTarget N times,
+//     for uprobe tests.
+//
+// All of them take the flags of package handshake: -sleep D waits D before
+// starting and -wait waits for a line (or EOF) on stdin, so that a tracer can
+// attach first. Each prints its pid as the first line of stdout, and
+// "done <n>" as the last line when the loop finished.
+package workloads

@@ -1,0 +1,90 @@
+package multitool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/btool/btool/bpf"
+)
+
+// Env is what every tool needs from its caller.
+type Env struct {
+	Out, Err  io.Writer     // standard output and error
+	Features  *bpf.Features // kernel features, with user overrides
+	Verbose   bool          // -v: explain attach decisions on Err
+	ReadyFile string        // written once every probe is attached; "" for none
+}
+
+func (e Env) logf(format string, args ...any) {
+	if e.Verbose {
+		fmt.Fprintf(e.Err, format+"\n", args...)
+	}
+}
+
+// verboseLog returns Err when verbose, else nil.
+func (e Env) verboseLog() io.Writer {
+	if e.Verbose {
+		return e.Err
+	}
+	return nil
+}
+
+// ready writes the ready file, if one was asked for.
+func (e Env) ready() error {
+	if e.ReadyFile == "" {
+		return nil
+	}
+	if err := os.WriteFile(e.ReadyFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	return nil
+}
+
+// UsageError is an error in what the user typed (a spec, a flag value).
+// cmd/btool exits 2 for these and 1 for every other error.
+type UsageError struct {
+	Spec string // the spec the error points into, "" if none
+	Err  error  // a specparse error with positions, or a plain error
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErr(spec string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UsageError{Spec: spec, Err: err}
+}
+
+// IsUsage reports whether err is a UsageError.
+func IsUsage(err error) bool {
+	var ue *UsageError
+	return errors.As(err, &ue)
+}
+
+// needRoot fails early, with a clear message, when btool can't load BPF.
+func needRoot(tool string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%s needs root (CAP_BPF and CAP_PERFMON) to load BPF programs: run it with sudo", tool)
+	}
+	return nil
+}
+
+// PrintFeatures prints one line per kernel feature: its name, then "yes", or
+// "no" and the reason.
+func PrintFeatures(env Env) error {
+	if err := needRoot("features"); err != nil {
+		return err
+	}
+	for _, s := range env.Features.Report() {
+		if s.Err == nil {
+			fmt.Fprintf(env.Out, "%-15s yes\n", s.Name)
+		} else {
+			fmt.Fprintf(env.Out, "%-15s no: %v\n", s.Name, s.Err)
+		}
+	}
+	return nil
+}

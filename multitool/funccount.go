@@ -1,0 +1,201 @@
+package multitool
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/specparse"
+)
+
+// FunccountOptions are funccount's options (bcc funccount's flags).
+type FunccountOptions struct {
+	Pattern   string
+	Regex     bool          // -r: the function part is a regular expression
+	PID       int           // -p: count only this process (tgid); 0 for all
+	CPU       int           // -c: count only on this CPU; -1 for all
+	Interval  time.Duration // -i: print and clear every interval; 0 for once at the end
+	Duration  time.Duration // -d: stop after this long; 0 to run until interrupted
+	Timestamp bool          // -T: print HH:MM:SS before each summary
+	DryRun    bool          // -D: print the generated BPF and exit
+	JSON      bool          // --json: one JSON object per summary
+}
+
+// FuncCount is one row of a funccount summary.
+type FuncCount struct {
+	Func  string `json:"func"`
+	Count uint64 `json:"count"`
+}
+
+// Funccount counts calls of the functions, tracepoints or USDT probes
+// matching o.Pattern, printing bcc's FUNC/COUNT table (or JSON lines) every
+// interval and at the end. It returns when ctx is cancelled (Ctrl-C,
+// SIGTERM, closed output) or the duration has passed, with every probe
+// detached. Errors in the pattern are UsageErrors.
+func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
+	p, err := specparse.ParsePattern(o.Pattern, o.Regex)
+	if err != nil {
+		return usageErr(o.Pattern, err)
+	}
+	if o.PID < 0 {
+		return usageErr("", fmt.Errorf("invalid PID %d", o.PID))
+	}
+	if !o.DryRun {
+		if err := needRoot("funccount"); err != nil {
+			return err
+		}
+	}
+	groups, err := resolveCount(p, env.Features, env)
+	if err != nil {
+		return err
+	}
+	plan, err := bpf.NewCountPlan(groups, uint32(o.PID), o.CPU)
+	if err != nil {
+		return err
+	}
+	if o.DryRun {
+		return dumpCounters(env.Out, plan, env.Features)
+	}
+	counters, err := bpf.AttachCounters(ctx, plan, env.Features, &bpf.AttachOptions{Log: env.verboseLog()})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		start := time.Now()
+		counters.Close()
+		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
+	}()
+	for _, g := range counters.Groups {
+		env.logf("%d %s target(s) attached with %s", len(g.Targets), g.Kind, g.Mode)
+	}
+	banner := env.Out
+	if o.JSON {
+		banner = env.Err
+	}
+	fmt.Fprintf(banner, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(counters), o.Pattern)
+	if err := env.ready(); err != nil {
+		return err
+	}
+	return countLoop(ctx, o, env, counters)
+}
+
+func attachedTargets(c *bpf.Counters) int {
+	n := 0
+	for _, g := range c.Groups {
+		n += len(g.Targets)
+	}
+	return n
+}
+
+// countLoop waits for intervals, the duration or cancellation, printing a
+// summary each time, as bcc's funccount does.
+func countLoop(ctx context.Context, o FunccountOptions, env Env, c *bpf.Counters) error {
+	var tick <-chan time.Time
+	if o.Interval > 0 {
+		t := time.NewTicker(o.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var deadline <-chan time.Time
+	if o.Duration > 0 {
+		t := time.NewTimer(o.Duration)
+		defer t.Stop()
+		deadline = t.C
+	}
+	prev := make([]uint64, c.Plan.Slots)
+	for {
+		exiting := false
+		select {
+		case <-ctx.Done():
+			exiting = true
+		case <-deadline:
+			exiting = true
+		case <-tick:
+		}
+		rows, err := snapshot(c, prev)
+		if err != nil {
+			return err
+		}
+		if err := printCounts(env.Out, o, rows, time.Now()); err != nil {
+			return nil // output closed: stop quietly, detach in the caller
+		}
+		if exiting {
+			if !o.JSON {
+				fmt.Fprintln(env.Out, "Detaching...")
+			}
+			return nil
+		}
+	}
+}
+
+// snapshot reads the counters and returns the non-zero counts since the
+// previous snapshot, sorted ascending by count as bcc prints them. Counts
+// are differenced rather than cleared, so no event is lost between read
+// and clear.
+func snapshot(c *bpf.Counters, prev []uint64) ([]FuncCount, error) {
+	sums, err := c.Read()
+	if err != nil {
+		return nil, fmt.Errorf("read counts: %w", err)
+	}
+	var rows []FuncCount
+	for _, g := range c.Groups {
+		for _, t := range g.Targets {
+			d := sums[t.Slot] - prev[t.Slot]
+			prev[t.Slot] = sums[t.Slot]
+			if d > 0 {
+				rows = append(rows, FuncCount{t.Name, d})
+			}
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Count < rows[j].Count })
+	return rows, nil
+}
+
+// printCounts prints one summary: bcc's layout, or one JSON object.
+func printCounts(w io.Writer, o FunccountOptions, rows []FuncCount, now time.Time) error {
+	if o.JSON {
+		if rows == nil {
+			rows = []FuncCount{}
+		}
+		return json.NewEncoder(w).Encode(struct {
+			Time   string      `json:"time"`
+			Counts []FuncCount `json:"counts"`
+		}{now.Format(time.RFC3339Nano), rows})
+	}
+	if _, err := fmt.Fprintln(w); err != nil {
+		return err
+	}
+	if o.Timestamp {
+		fmt.Fprintf(w, "%-8s\n", now.Format("15:04:05"))
+	}
+	fmt.Fprintf(w, "%-36s %8s\n", "FUNC", "COUNT")
+	for _, r := range rows {
+		if _, err := fmt.Fprintf(w, "%-36s %8d\n", r.Func, r.Count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dumpCounters prints, for each group, the program the first usable mode
+// would load.
+func dumpCounters(w io.Writer, plan *bpf.CountPlan, f *bpf.Features) error {
+	for gi := range plan.Groups {
+		g := &plan.Groups[gi]
+		modes, err := bpf.UsableModes(g.Kind, f)
+		if err != nil {
+			return err
+		}
+		obj, err := bpf.CompileCounter(plan, g, modes[0], f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "; %d %s target(s)\n", len(g.Targets), g.Kind)
+		obj.Dump(w)
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package multitool
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/btf"
+	"github.com/btool/btool/dwarfinfo"
+	"github.com/btool/btool/internal/syscalls"
+	"github.com/btool/btool/internal/tracefs"
+	"github.com/btool/btool/specparse"
+)
+
+// syscallPrefixes are the spellings users type for syscall entry points.
+var syscallPrefixes = []string{"__x64_sys_", "__ia32_sys_", "__se_sys_", "__do_sys_", "__arm64_sys_", "SyS_", "sys_"}
+
+// resolveCount turns a funccount-style pattern into counting groups. Errors
+// about what the user typed are UsageErrors pointing into the pattern.
+func resolveCount(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountGroup, error) {
+	switch p.Kind {
+	case specparse.KernelFunc:
+		return resolveKernel(p, f, env)
+	case specparse.Tracepoint:
+		return resolveTracepoints(p)
+	case specparse.UserFunc:
+		return resolveUser(p)
+	case specparse.USDT:
+		return resolveUSDT(p)
+	}
+	return nil, fmt.Errorf("unsupported pattern kind %v", p.Kind)
+}
+
+func patternErr(p *specparse.Pattern, pos specparse.Pos, end specparse.Pos, format string, args ...any) error {
+	return usageErr(p.Raw, &specparse.Error{Pos: pos, End: end, Msg: fmt.Sprintf(format, args...)})
+}
+
+func funcSpan(p *specparse.Pattern) (specparse.Pos, specparse.Pos) {
+	return p.FuncPos, p.FuncPos + specparse.Pos(len(p.Func))
+}
+
+func targetSpan(p *specparse.Pattern) (specparse.Pos, specparse.Pos) {
+	return p.TargetPos, p.TargetPos + specparse.Pos(len(p.Target))
+}
+
+// syscallGlob reports whether a kernel pattern names syscalls through one
+// of the entry-point spellings, and returns the pattern for the bare name.
+func syscallGlob(fn string) (string, bool) {
+	for _, pre := range syscallPrefixes {
+		if strings.HasPrefix(fn, pre) && len(fn) > len(pre) {
+			return fn[len(pre):], true
+		}
+	}
+	return "", false
+}
+
+func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountGroup, error) {
+	_, mechErr := bpf.UsableModes(bpf.KernelFunc, f)
+	if mechErr != nil && !errors.Is(mechErr, bpf.ErrNotSupported) {
+		return nil, mechErr
+	}
+	// Syscall names: with kprobes or fentry use the arch wrapper; without
+	// them, count through the syscalls:sys_enter_* tracepoints.
+	if rest, ok := syscallGlob(p.Func); ok {
+		if p.IsLiteral() {
+			if name, ok := syscalls.Canonical(p.Func); ok {
+				if mechErr == nil {
+					return []bpf.CountGroup{{Kind: bpf.KernelFunc, Targets: []bpf.CountTarget{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}}, nil
+				}
+				env.logf("no kprobes or fentry on this kernel: counting %s through syscalls:sys_enter_%s", p.Func, name)
+				return syscallTargets(func(n string) bool { return n == name }, p.Func)
+			}
+		} else if mechErr != nil && !p.Regex {
+			re, err := specparse.Glob(rest)
+			if err == nil {
+				env.logf("no kprobes or fentry on this kernel: counting %s through syscalls:sys_enter_* tracepoints", p.Func)
+				return syscallTargets(re.MatchString, "")
+			}
+		}
+	}
+	if mechErr != nil {
+		return nil, mechErr
+	}
+	m, err := p.Matcher()
+	if err != nil {
+		return nil, usageErr(p.Raw, err)
+	}
+	funcs, err := btf.KernelFuncs()
+	if err != nil {
+		return nil, fmt.Errorf("list kernel functions: %w", err)
+	}
+	var targets []bpf.CountTarget
+	for _, kf := range funcs {
+		if m.Match(kf.Name) {
+			targets = append(targets, bpf.CountTarget{Name: kf.Name, Symbol: kf.Name})
+		}
+	}
+	if len(targets) == 0 {
+		pos, end := funcSpan(p)
+		if p.IsLiteral() {
+			names := make([]string, len(funcs))
+			for i, kf := range funcs {
+				names[i] = kf.Name
+			}
+			return nil, patternErr(p, pos, end, "unknown kernel function %q (not traceable: not in available_filter_functions or kallsyms, inlined, or marked notrace)%s", p.Func, didYouMean(suggest(p.Func, names, 3)))
+		}
+		return nil, patternErr(p, pos, end, "no kernel functions match %q", p.Func)
+	}
+	return []bpf.CountGroup{{Kind: bpf.KernelFunc, Targets: targets}}, nil
+}
+
+// syscallTargets builds syscall entry groups for the syscalls whose
+// tracepoint names match. display, when set, names the single match.
+func syscallTargets(match func(string) bool, display string) ([]bpf.CountGroup, error) {
+	events, err := tracefs.Events()
+	if err != nil {
+		return nil, err
+	}
+	var targets []bpf.CountTarget
+	for _, ev := range events {
+		if ev.Category != "syscalls" || !strings.HasPrefix(ev.Name, "sys_enter_") {
+			continue
+		}
+		name := strings.TrimPrefix(ev.Name, "sys_enter_")
+		if !match(name) {
+			continue
+		}
+		nr, ok := syscalls.Number(name)
+		if !ok {
+			continue
+		}
+		shown := display
+		if shown == "" {
+			shown = "sys_" + name
+		}
+		targets = append(targets, bpf.CountTarget{Name: shown, Category: ev.Category, Event: ev.Name, Syscall: nr})
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no syscall tracepoints match")
+	}
+	return []bpf.CountGroup{{Kind: bpf.SyscallEnter, Targets: targets}}, nil
+}
+
+func resolveTracepoints(p *specparse.Pattern) ([]bpf.CountGroup, error) {
+	m, err := p.Matcher()
+	if err != nil {
+		return nil, usageErr(p.Raw, err)
+	}
+	events, err := tracefs.Events()
+	if err != nil {
+		return nil, err
+	}
+	var enter, exit, other []bpf.CountTarget
+	for _, ev := range events {
+		if !m.MatchEvent(ev.Category, ev.Name) {
+			continue
+		}
+		t := bpf.CountTarget{Name: ev.Category + ":" + ev.Name, Category: ev.Category, Event: ev.Name}
+		if ev.Category == "syscalls" {
+			if name, ok := strings.CutPrefix(ev.Name, "sys_enter_"); ok {
+				if nr, ok := syscalls.Number(name); ok {
+					t.Syscall = nr
+					enter = append(enter, t)
+					continue
+				}
+			} else if name, ok := strings.CutPrefix(ev.Name, "sys_exit_"); ok {
+				if nr, ok := syscalls.Number(name); ok {
+					t.Syscall = nr
+					exit = append(exit, t)
+					continue
+				}
+			}
+		}
+		other = append(other, t)
+	}
+	var groups []bpf.CountGroup
+	for _, g := range []bpf.CountGroup{{Kind: bpf.SyscallEnter, Targets: enter}, {Kind: bpf.SyscallExit, Targets: exit}, {Kind: bpf.Tracepoint, Targets: other}} {
+		if len(g.Targets) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) == 0 {
+		pos, end := p.TargetPos, p.FuncPos+specparse.Pos(len(p.Func))
+		if p.IsLiteral() {
+			names := make([]string, len(events))
+			for i, ev := range events {
+				names[i] = ev.Category + ":" + ev.Name
+			}
+			return nil, patternErr(p, pos, end, "unknown tracepoint %s:%s%s", p.Target, p.Func, didYouMean(suggest(p.Target+":"+p.Func, names, 3)))
+		}
+		return nil, patternErr(p, pos, end, "no tracepoints match %s:%s", p.Target, p.Func)
+	}
+	return groups, nil
+}
+
+// openTarget resolves and opens the binary a user pattern names.
+func openTarget(p *specparse.Pattern) (*dwarfinfo.Binary, error) {
+	path, err := dwarfinfo.FindBinary(p.Target)
+	if err != nil {
+		pos, end := targetSpan(p)
+		return nil, patternErr(p, pos, end, "%v", err)
+	}
+	b, err := dwarfinfo.Open(path)
+	if err != nil {
+		pos, end := targetSpan(p)
+		return nil, patternErr(p, pos, end, "%v", err)
+	}
+	return b, nil
+}
+
+func resolveUser(p *specparse.Pattern) ([]bpf.CountGroup, error) {
+	m, err := p.Matcher()
+	if err != nil {
+		return nil, usageErr(p.Raw, err)
+	}
+	b, err := openTarget(p)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	syms, err := b.Functions()
+	if err != nil {
+		return nil, fmt.Errorf("read symbols of %s: %w", b.Path(), err)
+	}
+	var targets []bpf.CountTarget
+	for _, s := range syms {
+		if m.Match(s.Name) || (s.Demangled != s.Name && m.Match(s.Demangled)) {
+			targets = append(targets, bpf.CountTarget{Name: s.Demangled, Path: b.Path(), Offset: s.Offset})
+		}
+	}
+	if len(targets) == 0 {
+		pos, end := funcSpan(p)
+		if p.IsLiteral() {
+			names := make([]string, 0, len(syms))
+			for _, s := range syms {
+				names = append(names, s.Name)
+			}
+			return nil, patternErr(p, pos, end, "no function %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
+		}
+		return nil, patternErr(p, pos, end, "no functions in %s match %q", b.Path(), p.Func)
+	}
+	sort.SliceStable(targets, func(i, j int) bool { return targets[i].Offset < targets[j].Offset })
+	return []bpf.CountGroup{{Kind: bpf.UserFunc, Targets: targets}}, nil
+}
+
+func resolveUSDT(p *specparse.Pattern) ([]bpf.CountGroup, error) {
+	m, err := p.Matcher()
+	if err != nil {
+		return nil, usageErr(p.Raw, err)
+	}
+	b, err := openTarget(p)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	probes, err := b.USDT()
+	if err != nil {
+		return nil, fmt.Errorf("read USDT notes of %s: %w", b.Path(), err)
+	}
+	var targets []bpf.CountTarget
+	for _, u := range probes {
+		if m.Match(u.Name) || m.Match(u.Provider+":"+u.Name) {
+			targets = append(targets, bpf.CountTarget{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset})
+		}
+	}
+	if len(targets) == 0 {
+		pos, end := funcSpan(p)
+		names := make([]string, len(probes))
+		for i, u := range probes {
+			names[i] = u.Name
+		}
+		if len(probes) == 0 {
+			return nil, patternErr(p, pos, end, "%s has no USDT probes (no .note.stapsdt section)", b.Path())
+		}
+		if p.IsLiteral() {
+			return nil, patternErr(p, pos, end, "unknown USDT probe %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
+		}
+		return nil, patternErr(p, pos, end, "no USDT probes in %s match %q", b.Path(), p.Func)
+	}
+	return []bpf.CountGroup{{Kind: bpf.UserFunc, Targets: targets}}, nil
+}
+
+// countTargets is the number of targets over all groups.
+func countTargets(groups []bpf.CountGroup) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g.Targets)
+	}
+	return n
+}

@@ -1,0 +1,121 @@
+package specparse
+
+import (
+	"slices"
+	"testing"
+)
+
+var argdistTests = []struct {
+	have string
+	want string
+	str  string
+}{
+	{"p::__kmalloc(size_t size):size_t:size", `kind=p lib="" func="__kmalloc" params=([size_t]size) types=[size_t] expr=size`, "p::__kmalloc(size_t size):size_t:size"},
+	{"p:c:malloc(size_t size):size_t:size:size==16", `kind=p lib="c" func="malloc" params=([size_t]size) types=[size_t] expr=size filter=(== size 16)`, "p:c:malloc(size_t size):size_t:size:size == 16"},
+	{"r::__vfs_read():u32:$PID:$latency > 100000", `kind=r lib="" func="__vfs_read" params=() types=[u32] expr=$PID filter=(> $latency 100000)`, "r::__vfs_read():u32:$PID:$latency > 100000"},
+	{"r::__kmalloc(size_t size):u64:$latency/$entry(size)#time per byte",
+		`kind=r lib="" func="__kmalloc" params=([size_t]size) types=[u64] expr=(/ $latency (call $entry size)) label="time per byte"`,
+		"r::__kmalloc(size_t size):u64:$latency / $entry(size)#time per byte"},
+	{"p:c:write(int fd, const void *buf, size_t count):int,size_t:fd,count",
+		`kind=p lib="c" func="write" params=([int]fd, [const void *]buf, [size_t]count) types=[int],[size_t] expr=fd expr=count`,
+		"p:c:write(int fd, const void *buf, size_t count):int,size_t:fd,count"},
+	{"t:block:block_rq_complete():u32:args->nr_sector", `kind=t lib="block" func="block_rq_complete" params=() types=[u32] expr=(-> args nr_sector)`, "t:block:block_rq_complete():u32:args->nr_sector"},
+	{"u:pthread:pthread_start():u64:arg2", `kind=u lib="pthread" func="pthread_start" params=() types=[u64] expr=arg2`, "u:pthread:pthread_start():u64:arg2"},
+	{"u:/bin/node:node:gc__start():u32:arg1", `kind=u lib="/bin/node" provider="node" func="gc__start" params=() types=[u32] expr=arg1`, "u:/bin/node:node:gc__start():u32:arg1"},
+	{"p:c:fork()", `kind=p lib="c" func="fork" params=()`, "p:c:fork()"},
+	{"r:c:read()", `kind=r lib="c" func="read" params=()`, "r:c:read()"},
+	{"p::f()#label only", `kind=p lib="" func="f" params=() label="label only"`, "p::f()#label only"},
+	{"p:c:puts(char *str):char*:str", `kind=p lib="c" func="puts" params=([char *]str) types=[char *] expr=str`, "p:c:puts(char *str):char *:str"},
+	{"p::f(int a):unsigned long long,char *:a,b", `kind=p lib="" func="f" params=([int]a) types=[unsigned long long],[char *] expr=a expr=b`, "p::f(int a):unsigned long long,char *:a,b"},
+	// btool is more tolerant than bcc: ?: and calls with commas work.
+	{"p::f(int a):int:a > 0 ? 1 : 0:a != 3", `kind=p lib="" func="f" params=([int]a) types=[int] expr=(? (> a 0) 1 0) filter=(!= a 3)`, "p::f(int a):int:a > 0 ? 1 : 0:a != 3"},
+	{`p::f(char *s):int:STRCMP("a:b,c#", s):STRCMP("x", s)#l#2`, `kind=p lib="" func="f" params=([char *]s) types=[int] expr=(call STRCMP "a:b,c#" s) filter=(call STRCMP "x" s) label="l#2"`, `p::f(char *s):int:STRCMP("a:b,c#", s):STRCMP("x", s)#l#2`},
+	{"p::f(int a):int:a#", `kind=p lib="" func="f" params=([int]a) types=[int] expr=a`, "p::f(int a):int:a"},
+}
+
+func TestParseArgdist(t *testing.T) {
+	for _, tt := range argdistTests {
+		t.Run(tt.have, func(t *testing.T) {
+			pr, err := ParseArgdist(tt.have)
+			if err != nil {
+				t.Fatalf("ParseArgdist(%q): %v\n%s", tt.have, err, Caret(tt.have, err))
+			}
+			if got := dumpArgdist(pr); got != tt.want {
+				t.Errorf("dump\n got  %s\n want %s", got, tt.want)
+			}
+			if got := pr.String(); got != tt.str {
+				t.Errorf("String() = %q, want %q", got, tt.str)
+			}
+			again, err := ParseArgdist(pr.String())
+			if err != nil {
+				t.Fatalf("re-parse of %q: %v", pr.String(), err)
+			}
+			if dumpArgdist(again) != dumpArgdist(pr) {
+				t.Errorf("round trip changed the probe:\n %s\n %s", dumpArgdist(pr), dumpArgdist(again))
+			}
+			if pr.Pos != 0 || pr.End != Pos(len(tt.have)) {
+				t.Errorf("span %d-%d, want 0-%d", pr.Pos, pr.End, len(tt.have))
+			}
+			for _, e := range append(pr.Exprs, pr.Filter) {
+				if e != nil {
+					checkSpans(t, tt.have, e)
+				}
+			}
+		})
+	}
+}
+
+func TestArgdistPositions(t *testing.T) {
+	src := "p:c:malloc(size_t n):u64:n#big"
+	pr, err := ParseArgdist(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.LibraryPos != 2 || pr.FuncPos != 4 || pr.LabelPos != 26 || pr.Types[0].Pos != 21 || pr.Types[0].End != 24 || pr.Exprs[0].Pos() != 25 {
+		t.Errorf("positions: lib %d func %d label %d type %d-%d expr %d",
+			pr.LibraryPos, pr.FuncPos, pr.LabelPos, pr.Types[0].Pos, pr.Types[0].End, pr.Exprs[0].Pos())
+	}
+}
+
+func TestParseArgdistErrors(t *testing.T) {
+	tests := []struct {
+		have string
+		want []string
+	}{
+		{"", []string{"0-0: empty specifier"}},
+		{"p::f", []string{"4-4: expected '(' and a signature after the function name, as in p::vfs_read(size_t count) or t:sched:sched_switch()"}},
+		{"f()", []string{"0-1: expected probe type, library and function, as in p::vfs_read(size_t count) or p:c:malloc(size_t size)"}},
+		{"c:f()", []string{"0-3: expected probe type, library and function, as in p::vfs_read(size_t count) or p:c:malloc(size_t size)"}},
+		{"x:c:f()", []string{"0-1: probe type must be 'p', 'r', 't', or 'u', but got 'x'"}},
+		{":c:f()", []string{"0-0: probe type must be 'p', 'r', 't', or 'u', but got ''"}},
+		{"p:a:b:f()", []string{"5-7: too many ':'-separated parts before the signature"}},
+		{"p::f+1()", []string{`4-5: invalid character "+" in function name`}},
+		{"p::()", []string{"3-3: missing function name"}},
+		{"t:sched:sched_switch(int x)", []string{"20-27: tracepoint and USDT probes take no signature; use args->field (tracepoints) or arg1..argN (USDT)"}},
+		{"p::f(int x", []string{"4-10: unmatched '(' in signature: missing ')'"}},
+		{"p::f(int x):u64", []string{"15-15: expected ':' and expressions after the types, found end of input"}},
+		{"p::f(int x):u64:", []string{"16-16: expected expression, found end of input"}},
+		{"p::f(int x)::x", []string{"12-13: expected type name, found ':'"}},
+		{"p::f(int x):u64,u32:x", []string{"11-21: 2 types but 1 expressions: each expression needs a type"}},
+		{"p::f(int x):u64:x,y", []string{"11-19: 1 types but 2 expressions: each expression needs a type"}},
+		{"p::f(int x):u64:x:x>1:extra", []string{"21-22: expected '#label' or end of specifier after the filter, found ':'"}},
+		{"p::f(int x) junk", []string{"12-16: unexpected 'junk': expected ':types:exprs[:filter]', '#label' or end of specifier"}},
+		{"p::f(int x):u64:x y", []string{"18-19: expected ',', ':', '#' or end of input, found 'y'"}},
+		{"p::f(int x):u64:a = 1", []string{"18-19: assignment is not allowed; use '==' to compare"}},
+		{`p::f(int x):u64:"abc`, []string{"16-20: unterminated string literal"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.have, func(t *testing.T) {
+			pr, err := ParseArgdist(tt.have)
+			if err == nil {
+				t.Fatalf("ParseArgdist(%q) = %s, want error", tt.have, pr)
+			}
+			if pr != nil {
+				t.Error("probe not nil on error")
+			}
+			if g := errStrings(err); !slices.Equal(g, tt.want) {
+				t.Errorf("errors\n got  %q\n want %q", g, tt.want)
+			}
+		})
+	}
+}
