@@ -101,7 +101,13 @@ type counter struct {
 // (pid filter, CPU filter, cookie) plus the map lookup, which the verifier
 // inlines for arrays.
 func (c counter) instructions() asm.Instructions {
-	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	// ctx stays in R1 unless a filter's helper call would clobber it.
+	ctx := asm.R1
+	var insns asm.Instructions
+	if c.pid != 0 || c.cpu >= 0 {
+		ctx = asm.R6
+		insns = append(insns, asm.Mov.Reg(asm.R6, asm.R1))
+	}
 	if c.pid != 0 {
 		insns = append(insns,
 			asm.FnGetCurrentPidTgid.Call(),
@@ -119,33 +125,35 @@ func (c counter) instructions() asm.Instructions {
 	case slotConst:
 		insns = append(insns, asm.StoreImm(asm.RFP, -4, int64(c.value), asm.Word))
 	case slotCookie:
+		if ctx != asm.R1 {
+			insns = append(insns, asm.Mov.Reg(asm.R1, ctx))
+		}
 		insns = append(insns,
-			asm.Mov.Reg(asm.R1, asm.R6),
 			asm.FnGetAttachCookie.Call(),
 			asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word),
 		)
 	case slotSyscallEnter, slotSyscallExit:
 		if c.slot == slotSyscallEnter {
 			// struct bpf_raw_tracepoint_args: args[0] = regs, args[1] = id.
-			insns = append(insns, asm.LoadMem(asm.R0, asm.R6, 8, asm.DWord))
+			insns = append(insns, asm.LoadMem(asm.R0, ctx, 8, asm.DWord))
 		} else {
 			// args[0] = regs; read regs->orig_ax with probe_read_kernel.
 			insns = append(insns,
+				asm.LoadMem(asm.R3, ctx, 0, asm.DWord), // before R1 is reused
+				asm.Add.Imm(asm.R3, ptRegsOrigAX),
 				asm.Mov.Reg(asm.R1, asm.RFP),
 				asm.Add.Imm(asm.R1, -16),
 				asm.Mov.Imm(asm.R2, 8),
-				asm.LoadMem(asm.R3, asm.R6, 0, asm.DWord),
-				asm.Add.Imm(asm.R3, ptRegsOrigAX),
 				asm.FnProbeReadKernel.Call(),
 				asm.JNE.Imm(asm.R0, 0, "exit"),
 				asm.LoadMem(asm.R0, asm.RFP, -16, asm.DWord),
 			)
 		}
-		insns = append(insns,
-			asm.JGE.Imm(asm.R0, MaxSyscalls, "exit"),
-			asm.Add.Imm(asm.R0, int32(c.value)),
-			asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word),
-		)
+		insns = append(insns, asm.JGE.Imm(asm.R0, MaxSyscalls, "exit"))
+		if c.value != 0 {
+			insns = append(insns, asm.Add.Imm(asm.R0, int32(c.value)))
+		}
+		insns = append(insns, asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word))
 	}
 	insns = append(insns,
 		asm.LoadMapPtr(asm.R1, 0).WithReference(countsMap),

@@ -240,7 +240,7 @@ func paramAttr(d *dwarf.Data, p *dwarf.Entry, a dwarf.Attr) any {
 		return v
 	}
 	if o, ok := p.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok {
-		if e, _, err := readDIE(d, o); err == nil {
+		if e, err := readEntry(d.Reader(), o); err == nil {
 			return e.Val(a)
 		}
 	}

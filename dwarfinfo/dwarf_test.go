@@ -2,8 +2,13 @@ package dwarfinfo
 
 import (
 	"debug/dwarf"
+	"encoding/hex"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,5 +356,93 @@ func TestDecodeLocation(t *testing.T) {
 		if got := ds.decodeLocation(tt.sp, tt.have); got != tt.want {
 			t.Errorf("%s: decodeLocation(% x) = %+v, want %+v", tt.name, tt.have, got, tt.want)
 		}
+	}
+}
+
+func TestGoFunc(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goTool); err != nil {
+			t.Skip("go toolchain not installed: cannot build testdata/gofunc")
+		}
+	}
+	out := filepath.Join(t.TempDir(), "gofunc")
+	cmd := exec.Command(goTool, "build", "-o", out, "./testdata/gofunc")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	b := open(t, out)
+	if !b.IsGo() {
+		t.Error("IsGo() = false for a Go binary")
+	}
+	fn, err := b.Func("main.work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range fn.Params {
+		got = append(got, p.Name+" "+describe(p.Type))
+	}
+	// Results (~r0, ~r1) are not parameters; two results give no Ret.
+	if want := []string{"name struct string", "n int", "p *main.point", "xs struct []uint8"}; !reflect.DeepEqual(got, want) || fn.Ret != nil {
+		t.Errorf("Func(main.work) = %v -> %s; want %v -> <nil>", got, describe(fn.Ret), want)
+	}
+	single, err := b.Func("main.single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if describe(single.Ret) != "int" || len(single.Params) != 1 {
+		t.Errorf("Func(main.single) = %+v", single)
+	}
+}
+
+// TestSeparateDebugFile strips a binary's DWARF into a separate file and
+// finds it again through .gnu_debuglink and through the build ID.
+func TestSeparateDebugFile(t *testing.T) {
+	objcopy, err := exec.LookPath("objcopy")
+	if err != nil {
+		t.Skip("objcopy not installed")
+	}
+	path := build(t, "gcc", "funcs.c", "-g", "-O0", "-Wl,--build-id")
+	dir := filepath.Dir(path)
+	run := func(args ...string) {
+		t.Helper()
+		if b, err := exec.Command(objcopy, args...).CombinedOutput(); err != nil {
+			t.Fatalf("objcopy %v: %v\n%s", args, err, b)
+		}
+	}
+	dbg := filepath.Join(dir, "funcs.debug")
+	run("--only-keep-debug", path, dbg)
+	run("--strip-debug", "--add-gnu-debuglink="+dbg, path)
+
+	b := open(t, path)
+	if hasDebugInfo(b.elf) {
+		t.Fatal("binary still has .debug_info")
+	}
+	if fn, err := b.Func("add_int"); err != nil || len(fn.Params) != 3 {
+		t.Fatalf("Func via .gnu_debuglink = %+v, %v", fn, err)
+	}
+
+	// Build-ID lookup under a private debug root.
+	id := hex.EncodeToString(b.buildID())
+	if len(id) < 4 {
+		t.Fatalf("no build ID in %s", path)
+	}
+	root := t.TempDir()
+	idPath := filepath.Join(root, ".build-id", id[:2], id[2:]+".debug")
+	if err := os.MkdirAll(filepath.Dir(idPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dbg, idPath); err != nil {
+		t.Fatal(err)
+	}
+	old := debugRoot
+	debugRoot = root
+	t.Cleanup(func() { debugRoot = old })
+	b2 := open(t, path)
+	if fn, err := b2.Func("walk"); err != nil || len(fn.Params) != 3 {
+		t.Fatalf("Func via build ID = %+v, %v", fn, err)
 	}
 }

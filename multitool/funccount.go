@@ -92,21 +92,21 @@ func attachedTargets(c *bpf.Counters) int {
 }
 
 // countLoop waits for intervals, the duration or cancellation, printing a
-// summary each time, as bcc's funccount does.
+// summary each time, as bcc's funccount does: with both -i and -d it stops
+// at the first interval boundary at or past the duration.
 func countLoop(ctx context.Context, o FunccountOptions, env Env, c *bpf.Counters) error {
-	var tick <-chan time.Time
+	var tick, deadline <-chan time.Time
 	if o.Interval > 0 {
 		t := time.NewTicker(o.Interval)
 		defer t.Stop()
 		tick = t.C
-	}
-	var deadline <-chan time.Time
-	if o.Duration > 0 {
+	} else if o.Duration > 0 {
 		t := time.NewTimer(o.Duration)
 		defer t.Stop()
 		deadline = t.C
 	}
 	prev := make([]uint64, c.Plan.Slots)
+	var elapsed time.Duration
 	for {
 		exiting := false
 		select {
@@ -115,6 +115,8 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *bpf.Counters
 		case <-deadline:
 			exiting = true
 		case <-tick:
+			elapsed += o.Interval
+			exiting = o.Duration > 0 && elapsed >= o.Duration
 		}
 		rows, err := snapshot(c, prev)
 		if err != nil {

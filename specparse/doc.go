@@ -21,7 +21,8 @@
 //	func | lib:func | /path/bin:func | p::func | p:lib:func | t:category:event | u:lib:probe
 //
 // One part is a kernel function, two parts "lib:func" a user function (an
-// empty lib means the kernel), three parts start with the type p, t or u.
+// empty lib means the kernel), three parts start with the type p, t or u
+// (an empty type means p).
 // funclatency accepts only func and lib:func (ParseLatencyPattern).
 //
 // Names are globs: '*' matches any string, '?' one character, "[...]" a

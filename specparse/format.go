@@ -8,7 +8,7 @@ import (
 // Verb is one piece of a printf format string: either literal text (Conv
 // is "") or a conversion such as "%-10s".
 type Verb struct {
-	Pos, End Pos   // byte range in the format string
+	Pos, End Pos    // byte range in the format string
 	Text     string // the source text: the literal text, or the whole verb "%-10s"
 	Conv     string // conversion with length modifier: "d", "lu", "llx", "s", "K", "%"; "" for text
 	Flags    string // flags as written, any of "-+ #0"

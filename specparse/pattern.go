@@ -44,7 +44,8 @@ type Pattern struct {
 	Regex     bool        // Func (and Target for tracepoints) is a regular expression, not a glob
 }
 
-// ParsePattern parses a funccount/stackcount pattern (see Pattern). With
+// ParsePattern parses a funccount/stackcount pattern (see Pattern). An
+// empty type ("::func", "::lib:func") means p, as in trace. With
 // regex set, the function part is a Go regular expression (for tracepoints,
 // "category:event" is); otherwise it is a glob (see Glob). On failure it
 // returns a nil Pattern and an ErrorList.
@@ -68,7 +69,7 @@ func ParsePattern(s string, regex bool) (*Pattern, error) {
 	case 3:
 		p.Target, p.TargetPos, p.Func, p.FuncPos = parts[1], offs[1], parts[2], offs[2]
 		switch parts[0] {
-		case "p":
+		case "p", "":
 			p.Kind = UserFunc
 			if p.Target == "" {
 				p.Kind = KernelFunc
@@ -162,6 +163,14 @@ func (p *Pattern) check(errs *ErrorList) {
 	}
 	if len(*errs) > 0 {
 		return
+	}
+	// Names never contain white space or control characters; they usually
+	// come from shell quoting mistakes.
+	for i := 0; i < len(p.Func); i++ {
+		if c := p.Func[i]; c <= ' ' || c == 0x7f {
+			errs.Add(p.FuncPos+Pos(i), p.FuncPos+Pos(i)+1, fmt.Sprintf("invalid character %q in pattern", p.Func[i:i+1]))
+			return
+		}
 	}
 	if _, err := p.Matcher(); err != nil {
 		switch {

@@ -19,6 +19,8 @@ func TestParsePattern(t *testing.T) {
 		{have: "/usr/bin/bash:readline", want: Pattern{Kind: UserFunc, Target: "/usr/bin/bash", Func: "readline", FuncPos: 14}, str: "p:/usr/bin/bash:readline"},
 		{have: ":vfs_read", want: Pattern{Kind: KernelFunc, Func: "vfs_read", FuncPos: 1}, str: "p::vfs_read"},
 		{have: "p::vfs_read", want: Pattern{Kind: KernelFunc, TargetPos: 2, Func: "vfs_read", FuncPos: 3}, str: "p::vfs_read"},
+		{have: "::vfs_read", want: Pattern{Kind: KernelFunc, TargetPos: 1, Func: "vfs_read", FuncPos: 2}, str: "p::vfs_read"},
+		{have: ":c:malloc", want: Pattern{Kind: UserFunc, Target: "c", TargetPos: 1, Func: "malloc", FuncPos: 3}, str: "p:c:malloc"},
 		{have: "p:c:malloc", want: Pattern{Kind: UserFunc, Target: "c", TargetPos: 2, Func: "malloc", FuncPos: 4}, str: "p:c:malloc"},
 		{have: "t:sched:sched_switch", want: Pattern{Kind: Tracepoint, Target: "sched", TargetPos: 2, Func: "sched_switch", FuncPos: 8}, str: "t:sched:sched_switch"},
 		{have: "t:syscalls:sys_enter_*", want: Pattern{Kind: Tracepoint, Target: "syscalls", TargetPos: 2, Func: "sys_enter_*", FuncPos: 11}, str: "t:syscalls:sys_enter_*"},
@@ -55,6 +57,8 @@ func TestParsePatternErrors(t *testing.T) {
 		want  []string
 	}{
 		{"", false, []string{"0-0: empty pattern"}},
+		{"vfs_read ", false, []string{`8-9: invalid character " " in pattern`}},
+		{"c:a\tb", true, []string{`3-4: invalid character "\t" in pattern`}},
 		{"x:c:malloc", false, []string{"0-1: type must be 'p', 't', or 'u', but got 'x'"}},
 		{"r::vfs_read", false, []string{"0-1: type must be 'p', 't', or 'u', but got 'r'"}},
 		{"a:b:c:d", false, []string{`5-7: too many ':'-separated components in pattern "a:b:c:d"`}},

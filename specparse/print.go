@@ -138,4 +138,3 @@ func writeExpr(b *strings.Builder, e Expr) {
 		writeUser(b, n.User)
 	}
 }
-

@@ -67,8 +67,10 @@ func (s *scanner) errorf(pos, end int, format string, args ...any) {
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '$' }
-func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+func isLetter(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '$'
+}
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // next returns the next token.
 func (s *scanner) next() token {

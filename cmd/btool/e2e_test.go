@@ -267,7 +267,8 @@ func buildC(t *testing.T, src string) string {
 		t.Skipf("no %s to build %s", cc, src)
 	}
 	out := filepath.Join(t.TempDir(), strings.TrimSuffix(src, filepath.Ext(src)))
-	cmd := exec.Command(cc, "-O1", "-g", "-o", out, filepath.Join(testutil.RepoRoot(), "testdata", "c", src))
+	cmd := exec.Command(cc, "-O1", "-g", "-I", filepath.Join(testutil.RepoRoot(), "dwarfinfo", "testdata"),
+		"-o", out, filepath.Join(testutil.RepoRoot(), "testdata", "c", src))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cc, err, b)
 	}
@@ -527,5 +528,35 @@ func startBtoolOut(t *testing.T, f *os.File, args ...string) *tracer {
 			t.Fatalf("btool did not attach in time")
 		case <-time.After(5 * time.Millisecond):
 		}
+	}
+}
+
+// TestKernelFunccountUSDTSemaphore counts USDT probes; demo:guarded fires
+// only while its semaphore is raised, which btool does through the
+// kernel's uprobe reference counter without needing -p.
+func TestKernelFunccountUSDTSemaphore(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "usdt.c")
+	const n = 25
+	for _, mode := range []string{"uprobe_multi", "uprobe"} {
+		t.Run(mode, func(t *testing.T) {
+			args := []string{"funccount", "-v"}
+			if mode == "uprobe" {
+				args = append(args, "--no-feature", "uprobe_multi")
+			} else if !haveFeature(t, "uprobe_multi") {
+				return
+			}
+			w := startWorkload(t, bin, strconv.Itoa(n))
+			tr := startBtool(t, append(args, "u:"+bin+":*")...)
+			w.run(t)
+			out := tr.stop(syscall.SIGINT)
+			if !strings.Contains(tr.err.String(), "with "+mode) {
+				t.Fatalf("not attached with %s:\n%s", mode, tr.err.String())
+			}
+			c := counts(t, out)
+			if c["tick"] != n || c["guarded"] != n {
+				t.Fatalf("tick = %d, guarded = %d, want %d each:\n%s", c["tick"], c["guarded"], n, out)
+			}
+		})
 	}
 }
