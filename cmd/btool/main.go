@@ -352,9 +352,9 @@ func permuteArgs(app *cli.App, args []string) []string {
 
 func featuresCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
-		Name:   "features",
-		Usage:  "show which kernel features and attach mechanisms btool can use here",
-		Flags:  commonFlags(),
+		Name:  "features",
+		Usage: "show which kernel features and attach mechanisms btool can use here",
+		Flags: commonFlags(),
 		Action: func(c *cli.Context) error {
 			env, err := newEnv(c, stdout, stderr)
 			if err != nil {
