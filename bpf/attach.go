@@ -149,7 +149,7 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]CountTarget
 			return
 		}
 		r.prog = prog
-		r.links, r.ok, r.skipped, r.err = attachProgram(ctx, obj.Mode, obj.Kind, prog, p.Targets)
+		r.links, r.ok, r.skipped, r.err = attachProgram(ctx, obj.Mode, obj.Kind, prog, p.Targets, c.Plan.PID)
 	})
 	var ok []CountTarget
 	var skipped []SkippedTarget
@@ -189,7 +189,9 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]CountTarget
 }
 
 // attachProgram attaches one loaded program to its targets in mode m.
-func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Program, targets []CountTarget) ([]link.Link, []CountTarget, []SkippedTarget, error) {
+// Uprobes also filter by pid in the kernel's uprobe layer, so other
+// processes don't even trap.
+func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Program, targets []CountTarget, pid uint32) ([]link.Link, []CountTarget, []SkippedTarget, error) {
 	switch m {
 	case ModeKprobeMulti:
 		syms := make([]string, len(targets))
@@ -229,7 +231,7 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 				closeAll(links)
 				return nil, nil, nil, err
 			}
-			o := &link.UprobeMultiOptions{}
+			o := &link.UprobeMultiOptions{PID: pid}
 			var refs bool
 			for _, t := range ts {
 				o.Addresses = append(o.Addresses, t.Offset)
@@ -258,7 +260,7 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 			errs[i] = ctx.Err()
 			return
 		}
-		links[i], errs[i] = attachOne(m, prog, targets[i])
+		links[i], errs[i] = attachOne(m, prog, targets[i], pid)
 	})
 	var ok []CountTarget
 	var skipped []SkippedTarget
@@ -277,7 +279,7 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 	return out, ok, skipped, nil
 }
 
-func attachOne(m Mode, prog *ebpf.Program, t CountTarget) (link.Link, error) {
+func attachOne(m Mode, prog *ebpf.Program, t CountTarget, pid uint32) (link.Link, error) {
 	cookie := uint64(t.Slot)
 	switch m {
 	case ModeFentry:
@@ -293,7 +295,7 @@ func attachOne(m Mode, prog *ebpf.Program, t CountTarget) (link.Link, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ex.Uprobe("", prog, &link.UprobeOptions{Address: t.Offset, Cookie: cookie, RefCtrOffset: t.RefCtrOffset})
+		return ex.Uprobe("", prog, &link.UprobeOptions{Address: t.Offset, Cookie: cookie, RefCtrOffset: t.RefCtrOffset, PID: int(pid)})
 	}
 	return nil, fmt.Errorf("mode %s is not a per-target mode", m)
 }

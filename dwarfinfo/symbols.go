@@ -38,7 +38,7 @@ type symCandidate struct {
 	local  bool
 }
 
-// rank orders candidates at the same address: default versions first, then
+// less orders candidates at the same address: default versions first, then
 // names without a leading underscore, then global/weak over local, then
 // shorter names, then by name.
 func (c *symCandidate) less(d *symCandidate) int {

@@ -170,8 +170,8 @@ func (p *parser) parseArgdistHead(pr *ArgdistProbe, start, end int) bool {
 
 // argdistFuncOK is funcNameOK without '+' (argdist has no offsets) and
 // without the glob characters (argdist attaches to exact names).
-func argdistFuncOK(c byte) bool {
-	return funcNameOK(c) && strings.IndexByte("+*?[]", c) < 0
+func argdistFuncOK(r rune) bool {
+	return funcNameOK(r) && !strings.ContainsRune("+*?[]", r)
 }
 
 // parseTypeList parses "type[,type...]".

@@ -57,6 +57,8 @@ type Param struct {
 }
 
 // TypeName is a C type as written in signatures, casts and argdist types.
+// Builtin type words are kept as written ("long unsigned int" is not
+// normalised); volatile is accepted and dropped.
 type TypeName struct {
 	Pos, End Pos
 	Name     string // base type: "int", "unsigned long", "struct file", "size_t"

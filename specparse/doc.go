@@ -40,7 +40,7 @@
 //
 // The head runs up to the first space, '(' or '"'. "func" means p::func and
 // "lib:func" means p:lib:func (but "p:func", "r:func", "t:func" and "u:func"
-// are rejected as ambiguous). A '(' directly after the head starts the
+// are rejected as likely mistakes). A '(' directly after the head starts the
 // signature, which is optional and takes C parameters such as
 // "const char __user *filename" ("(void)" equals "()"); tracepoints and
 // USDT probes take none. A '(' after white space starts the predicate, one

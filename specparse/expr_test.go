@@ -232,6 +232,7 @@ func TestParseExprErrors(t *testing.T) {
 		{"(foo)x", []string{"0-5: '(foo)' is not a known type, so this is not a cast; write '(foo *)' or 'struct foo', or use a name ending in _t"}},
 		{"(struct)x", []string{"7-8: expected struct tag name, found ')'"}},
 		{"(int x", []string{"5-6: expected ')', found 'x'"}},
+		{"($pid *)x", []string{"7-8: expected expression, found ')'"}},
 		{"09", []string{"0-2: invalid character '9' in octal literal '09'"}},
 		{"0x", []string{"0-2: invalid integer literal '0x'"}},
 		{"0xg", []string{"0-3: invalid character 'g' in hexadecimal literal '0xg'"}},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ParseTrace parses one trace probe (see Probe for the grammar and the
@@ -39,14 +41,12 @@ func ParseTraceList(specs []string) ([]*Probe, error) {
 	case 1:
 		return nil, errs[0]
 	}
-	return nil, joinErrors(errs)
+	return nil, joinedErrors(errs)
 }
 
 // joinedErrors is like errors.Join but separates messages with "; " so the
 // result stays on one line.
 type joinedErrors []error
-
-func joinErrors(errs []error) error { return joinedErrors(errs) }
 
 func (j joinedErrors) Error() string {
 	parts := make([]string, len(j))
@@ -63,8 +63,8 @@ func (j joinedErrors) Unwrap() []error { return j }
 func (p *parser) finish() error {
 	p.errs.Sort()
 	out := p.errs[:0]
-	for i, e := range p.errs {
-		if i > 0 && *e == *p.errs[i-1] {
+	for _, e := range p.errs {
+		if len(out) > 0 && *e == *out[len(out)-1] {
 			continue
 		}
 		out = append(out, e)
@@ -130,10 +130,16 @@ func (p *parser) parseTraceHead(pr *Probe, start, end int) {
 	case 2:
 		pr.Kind = Entry
 		pr.Library, pr.LibraryPos = parts[0], offs[0]
+		// "lib:func" with a one-letter library that is also a probe type
+		// is almost certainly a mistake.
 		switch parts[0] {
-		case "p", "r", "t", "u":
+		case "p", "r":
 			p.errorf(Pos(start), Pos(end), "ambiguous probe '%s': write '%s::%s' for a kernel function or '%s:LIBRARY:%s' for a library function",
 				head, parts[0], parts[1], parts[0], parts[1])
+		case "t":
+			p.errorf(Pos(start), Pos(end), "incomplete probe '%s': tracepoints are t:category:event", head)
+		case "u":
+			p.errorf(Pos(start), Pos(end), "incomplete probe '%s': USDT probes are u:library:probe", head)
 		}
 	default:
 		switch parts[0] {
@@ -201,31 +207,35 @@ func parseOffset(s string) (uint64, bool) {
 	} else {
 		v, err = strconv.ParseUint(s, 10, 64)
 	}
-	return v, err == nil && s != "" && s[0] != '+'
+	return v, err == nil
 }
 
-// funcNameOK reports whether c may appear in a function name. Names are
-// symbol names, possibly with glob wildcards, so almost anything goes.
-func funcNameOK(c byte) bool {
-	return c > ' ' && c != 0x7f && !strings.ContainsRune("()\"',;{}\\#`", rune(c))
+// funcNameOK reports whether r may appear in a function name. Names are
+// symbol names, possibly with glob wildcards, so almost anything goes, but
+// not white space (including Unicode spaces, usually a copy-and-paste
+// accident), control characters, quotes, parentheses or the like.
+func funcNameOK(r rune) bool {
+	return r > ' ' && r != utf8.RuneError && !unicode.IsSpace(r) && !unicode.IsControl(r) &&
+		!strings.ContainsRune("()\"',;{}\\#`", r)
 }
 
-// eventNameOK reports whether c may appear in a tracepoint category or
+// eventNameOK reports whether r may appear in a tracepoint category or
 // event, or a USDT provider or probe name (identifier characters, '-', '.'
 // and glob wildcards).
-func eventNameOK(c byte) bool {
-	return isLetter(c) && c != '$' || isDigit(c) || strings.IndexByte("*?[]-.", c) >= 0
+func eventNameOK(r rune) bool {
+	return r < utf8.RuneSelf && (isLetter(byte(r)) && r != '$' || isDigit(byte(r)) || strings.ContainsRune("*?[]-.", r))
 }
 
 // checkName reports a missing name or its first invalid character.
-func (p *parser) checkName(s string, pos Pos, what string, ok func(byte) bool) {
+func (p *parser) checkName(s string, pos Pos, what string, ok func(rune) bool) {
 	if s == "" {
 		p.errorf(pos, pos, "missing %s", what)
 		return
 	}
-	for i := 0; i < len(s); i++ {
-		if !ok(s[i]) {
-			p.errorf(pos+Pos(i), pos+Pos(i)+1, "invalid character %q in %s", s[i:i+1], what)
+	for i, r := range s {
+		if !ok(r) {
+			_, n := utf8.DecodeRuneInString(s[i:])
+			p.errorf(pos+Pos(i), pos+Pos(i+n), "invalid character %q in %s", s[i:i+n], what)
 			return
 		}
 	}

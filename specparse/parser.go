@@ -203,7 +203,7 @@ func (p *parser) castAhead() bool {
 	if startsType(t.lit) {
 		return true
 	}
-	if isKeyword(t.lit) {
+	if isKeyword(t.lit) || t.lit[0] == '$' {
 		return false
 	}
 	stars := 0
@@ -237,7 +237,7 @@ func (p *parser) parseType() *TypeName {
 	}
 	qualifiers()
 	switch {
-	case p.tok.kind != tIdent || isQualifier(p.tok.lit) || p.tok.lit == "sizeof":
+	case p.tok.kind != tIdent || isQualifier(p.tok.lit) || p.tok.lit == "sizeof" || p.tok.lit[0] == '$':
 		p.unexpected("type name")
 	case p.tok.lit == "struct" || p.tok.lit == "union" || p.tok.lit == "enum":
 		kw := p.tok.lit

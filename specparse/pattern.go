@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // PatternKind says what a funccount/stackcount/funclatency pattern matches.
@@ -166,9 +168,10 @@ func (p *Pattern) check(errs *ErrorList) {
 	}
 	// Names never contain white space or control characters; they usually
 	// come from shell quoting mistakes.
-	for i := 0; i < len(p.Func); i++ {
-		if c := p.Func[i]; c <= ' ' || c == 0x7f {
-			errs.Add(p.FuncPos+Pos(i), p.FuncPos+Pos(i)+1, fmt.Sprintf("invalid character %q in pattern", p.Func[i:i+1]))
+	for i, r := range p.Func {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			n := utf8.RuneLen(r)
+			errs.Add(p.FuncPos+Pos(i), p.FuncPos+Pos(i+n), fmt.Sprintf("invalid character %q in pattern", p.Func[i:i+n]))
 			return
 		}
 	}

@@ -25,6 +25,7 @@ var traceTests = []struct {
 	{"vfs_*", `kind=p lib="" func="vfs_*"`, "p::vfs_*"},
 	{"malloc@@GLIBC_2.2.5", `kind=p lib="" func="malloc@@GLIBC_2.2.5"`, "p::malloc@@GLIBC_2.2.5"},
 	{"foo.isra.0", `kind=p lib="" func="foo.isra.0"`, "p::foo.isra.0"},
+	{"main.héllo", `kind=p lib="" func="main.héllo"`, "p::main.héllo"},
 	{"p:/tmp/a.out:main+0xd", `kind=p lib="/tmp/a.out" func="main" off=0xd`, "p:/tmp/a.out:main+0xd"},
 	{"do_sys_open+16", `kind=p lib="" func="do_sys_open" off=0x10`, "p::do_sys_open+0x10"},
 	{"do_sys_open+0", `kind=p lib="" func="do_sys_open"`, "p::do_sys_open"},
@@ -98,7 +99,7 @@ func checkProbeSpans(t *testing.T, src string, pr *Probe) {
 	if pr.Pos < 0 || pr.End > Pos(len(src)) || pr.Pos > pr.End {
 		t.Errorf("probe span %d-%d", pr.Pos, pr.End)
 	}
-	if strings.TrimSpace(src) != src[pr.Pos:pr.End] {
+	if trimmed := strings.Trim(src, " \t\n\r\v\f"); trimmed != src[pr.Pos:pr.End] {
 		t.Errorf("probe span %q, want the trimmed input", src[pr.Pos:pr.End])
 	}
 	if got := src[pr.FuncPos:]; !strings.HasPrefix(got, pr.Func) {
@@ -166,7 +167,8 @@ func TestParseTraceErrors(t *testing.T) {
 		{"do_sys_open+12a", []string{"12-15: invalid offset '12a': must be decimal or hexadecimal"}},
 		{"do_sys_open+99999999999999999999", []string{"12-32: invalid offset '99999999999999999999': must be decimal or hexadecimal"}},
 		{"t:sched:sched_switch+4", []string{"20-22: an offset is only allowed on p and r probes"}},
-		{"t:sched", []string{"0-7: ambiguous probe 't:sched': write 't::sched' for a kernel function or 't:LIBRARY:sched' for a library function"}},
+		{"t:sched", []string{"0-7: incomplete probe 't:sched': tracepoints are t:category:event"}},
+		{"u:probe", []string{"0-7: incomplete probe 'u:probe': USDT probes are u:library:probe"}},
 		{"t:sched:", []string{"8-8: missing tracepoint event"}},
 		{"t::ev", []string{"2-2: missing tracepoint category"}},
 		{"t:a:b:c", []string{"0-7: tracepoint probe must be t:category:event"}},
@@ -175,6 +177,8 @@ func TestParseTraceErrors(t *testing.T) {
 		{"u:lib::probe", []string{"6-6: missing USDT provider"}},
 		{"u:lib:a:b:c", []string{"0-11: USDT probe must be u:library:probe or u:library:provider:probe"}},
 		{"f)oo", []string{`1-2: invalid character ")" in function name`}},
+		{"vfs_read\u00a0", []string{`8-10: invalid character "\u00a0" in function name`}},
+		{"f\xff", []string{`1-2: invalid character "\xff" in function name`}},
 		{"x:c:m+0xzz", []string{
 			"0-1: probe type must be '', 'p', 'r', 't', or 'u', but got 'x'",
 			"6-10: invalid offset '0xzz': must be decimal or hexadecimal",
