@@ -560,3 +560,76 @@ func TestKernelFunccountUSDTSemaphore(t *testing.T) {
 		})
 	}
 }
+
+func runBtool(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(testutil.BtoolBin(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Run()
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
+
+// TestKernelList checks btool list on kernel functions (with BTF
+// prototypes), tracepoints (with format fields) and a binary's symbols.
+func TestKernelList(t *testing.T) {
+	requireRoot(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list", "-v", "vfs_read"}, "p::vfs_read\n    struct file * file\n    char * buf\n    size_t count\n    loff_t * pos\n    ssize_t retval\n"},
+		{[]string{"list", "t:sched:sched_process_fork"}, "t:sched:sched_process_fork\n"},
+		{[]string{"list", "-v", "t:sched:sched_process_fork"}, "t:sched:sched_process_fork\n"},
+		{[]string{"list", "-r", "t:sched:sched_process_f.*k"}, "t:sched:sched_process_fork\n"},
+	} {
+		out, errs, code := runBtool(t, tc.args...)
+		if code != 0 || !strings.HasPrefix(out, tc.want) {
+			t.Errorf("%v: exit %d, stdout:\n%s\nstderr:\n%s\nwant prefix:\n%s", tc.args, code, out, errs, tc.want)
+		}
+	}
+	if out, _, _ := runBtool(t, "list", "-v", "t:sched:sched_process_fork"); !strings.Contains(out, "pid_t child_pid;") {
+		t.Errorf("tracepoint fields missing:\n%s", out)
+	}
+	spin := testutil.Workload(t, "spin")
+	if out, errs, code := runBtool(t, "list", spin+":main.spin*"); code != 0 || !strings.Contains(out, "p:"+spin+":main.spinTarget\n") {
+		t.Errorf("user symbols: exit %d\n%s%s", code, out, errs)
+	}
+	_, errs, code := runBtool(t, "list", "t:nosuch:*")
+	if code != exitUsage || !strings.Contains(errs, "no tracepoints match nosuch:*") {
+		t.Errorf("no match: exit %d, %s", code, errs)
+	}
+}
+
+// TestKernelFunccountUnknownNames checks the errors for names that do not
+// exist: one line naming the problem, suggestions, a caret, exit 2.
+func TestKernelFunccountUnknownNames(t *testing.T) {
+	requireRoot(t)
+	spin := testutil.Workload(t, "spin")
+	for _, tc := range []struct {
+		pattern string
+		want    []string
+	}{
+		{"t:sched:sched_swtich", []string{"btool: funccount: unknown tracepoint sched:sched_swtich; did you mean sched:sched_switch", "    t:sched:sched_swtich", "      ^~~~~~~~~~~~~~~~~~"}},
+		{"nosuchlib:foo", []string{`btool: funccount: can't resolve library "nosuchlib" (not in the ld.so cache or $PATH)`, "    nosuchlib:foo", "    ^~~~~~~~~"}},
+		{spin + ":main.spinTargte", []string{`btool: funccount: no function "main.spinTargte" in ` + spin + "; did you mean main.spinTarget?"}},
+		{"u:" + spin + ":nosuch", []string{"btool: funccount: " + spin + " has no USDT probes (no .note.stapsdt section)"}},
+	} {
+		_, errs, code := runBtool(t, "funccount", tc.pattern)
+		lines := strings.Split(errs, "\n")
+		ok := code == exitUsage && len(lines) >= len(tc.want)
+		for i := 0; ok && i < len(tc.want); i++ {
+			ok = strings.HasPrefix(lines[i], tc.want[i])
+		}
+		if !ok {
+			t.Errorf("%s: exit %d, stderr:\n%s\nwant:\n%s", tc.pattern, code, errs, strings.Join(tc.want, "\n"))
+		}
+	}
+	// A kernel function: either unknown (kernels with kprobes) or a clear
+	// statement that this kernel cannot attach to kernel functions.
+	_, errs, code := runBtool(t, "funccount", "vfs_raed")
+	if !(code == exitUsage && strings.Contains(errs, `unknown kernel function "vfs_raed"`) && strings.Contains(errs, "did you mean vfs_read")) &&
+		!(code == exitRuntime && strings.Contains(errs, "this kernel cannot attach to a kernel function")) {
+		t.Errorf("vfs_raed: exit %d, stderr:\n%s", code, errs)
+	}
+}
