@@ -111,7 +111,14 @@ func writeExpr(b *strings.Builder, e Expr) {
 		b.WriteByte(')')
 		writeSub(b, n.X, precUnary)
 	case *Member:
-		writeSub(b, n.X, precPostfix)
+		if _, ok := n.X.(*IntLit); ok && !n.Arrow {
+			// "0.x" would scan as one (malformed) number.
+			b.WriteByte('(')
+			writeExpr(b, n.X)
+			b.WriteByte(')')
+		} else {
+			writeSub(b, n.X, precPostfix)
+		}
 		if n.Arrow {
 			b.WriteString("->")
 		} else {
