@@ -18,14 +18,14 @@ import (
 type AttachedGroup struct {
 	Kind    TargetKind
 	Mode    Mode
-	Targets []CountTarget   // the targets that are attached
+	Targets []Target   // the targets that are attached
 	Skipped []SkippedTarget // targets that failed individually (per-target modes only)
 	Tried   []error         // modes that failed before Mode worked, in ladder order
 }
 
 // SkippedTarget is a target that could not be attached, and why.
 type SkippedTarget struct {
-	Target CountTarget
+	Target Target
 	Err    error
 }
 
@@ -119,11 +119,11 @@ func AttachCounters(ctx context.Context, p *CountPlan, f *Features, opts *Attach
 // attachObject loads obj's programs and attaches them. Per-target modes
 // attach in parallel and skip targets that fail alone; if every target
 // fails, the first error is returned and everything from obj is released.
-func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]CountTarget, []SkippedTarget, error) {
+func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]Target, []SkippedTarget, error) {
 	type result struct {
 		prog    *ebpf.Program
 		links   []link.Link
-		ok      []CountTarget
+		ok      []Target
 		skipped []SkippedTarget
 		err     error
 	}
@@ -149,9 +149,9 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]CountTarget
 			return
 		}
 		r.prog = prog
-		r.links, r.ok, r.skipped, r.err = attachProgram(ctx, obj.Mode, obj.Kind, prog, p.Targets, c.Plan.PID)
+		r.links, r.ok, r.skipped, r.err = AttachProgram(ctx, prog, p.Targets, ProgramAttach{Mode: obj.Mode, Kind: obj.Kind, PID: c.Plan.PID})
 	})
-	var ok []CountTarget
+	var ok []Target
 	var skipped []SkippedTarget
 	var firstErr error
 	for _, r := range results {
@@ -188,10 +188,22 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]CountTarget
 	return ok, skipped, nil
 }
 
-// attachProgram attaches one loaded program to its targets in mode m.
-// Uprobes also filter by pid in the kernel's uprobe layer, so other
-// processes don't even trap.
-func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Program, targets []CountTarget, pid uint32) ([]link.Link, []CountTarget, []SkippedTarget, error) {
+// ProgramAttach says how AttachProgram attaches a program.
+type ProgramAttach struct {
+	Mode   Mode
+	Kind   TargetKind
+	Return bool   // attach to function returns (kretprobe, uretprobe); fexit is chosen by the program's AttachType
+	PID    uint32 // uprobes: attach for this process only; 0 for all
+}
+
+// AttachProgram attaches one loaded program to targets: one multi-link
+// (kprobe_multi, uprobe_multi, raw_syscalls) or one link per target,
+// attached in parallel. Per-target modes skip targets that fail alone and
+// return them as skipped; the error is set only when nothing attached. Each
+// target's Slot is its attach cookie. Uprobes also filter by PID in the
+// kernel's uprobe layer, so other processes don't even trap.
+func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []Target, pa ProgramAttach) ([]link.Link, []Target, []SkippedTarget, error) {
+	m, kind, pid := pa.Mode, pa.Kind, pa.PID
 	switch m {
 	case ModeKprobeMulti:
 		syms := make([]string, len(targets))
@@ -199,7 +211,11 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 		for i, t := range targets {
 			syms[i], cookies[i] = t.Symbol, uint64(t.Slot)
 		}
-		l, err := link.KprobeMulti(prog, link.KprobeMultiOptions{Symbols: syms, Cookies: cookies})
+		kmulti := link.KprobeMulti
+		if pa.Return {
+			kmulti = link.KretprobeMulti
+		}
+		l, err := kmulti(prog, link.KprobeMultiOptions{Symbols: syms, Cookies: cookies})
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("kprobe_multi link on %d functions: %w", len(syms), err)
 		}
@@ -215,7 +231,7 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 		}
 		return []link.Link{l}, targets, nil, nil
 	case ModeUprobeMulti:
-		byPath := map[string][]CountTarget{}
+		byPath := map[string][]Target{}
 		var order []string
 		for _, t := range targets {
 			if _, ok := byPath[t.Path]; !ok {
@@ -242,7 +258,11 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 			if !refs {
 				o.RefCtrOffsets = nil
 			}
-			l, err := ex.UprobeMulti(nil, prog, o)
+			umulti := ex.UprobeMulti
+			if pa.Return {
+				umulti = ex.UretprobeMulti
+			}
+			l, err := umulti(nil, prog, o)
 			if err != nil {
 				closeAll(links)
 				return nil, nil, nil, fmt.Errorf("uprobe_multi link on %d locations in %s: %w", len(ts), path, err)
@@ -260,9 +280,9 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 			errs[i] = ctx.Err()
 			return
 		}
-		links[i], errs[i] = attachOne(m, prog, targets[i], pid)
+		links[i], errs[i] = attachOne(pa, prog, targets[i])
 	})
-	var ok []CountTarget
+	var ok []Target
 	var skipped []SkippedTarget
 	var out []link.Link
 	for i, t := range targets {
@@ -279,12 +299,15 @@ func attachProgram(ctx context.Context, m Mode, kind TargetKind, prog *ebpf.Prog
 	return out, ok, skipped, nil
 }
 
-func attachOne(m Mode, prog *ebpf.Program, t CountTarget, pid uint32) (link.Link, error) {
+func attachOne(pa ProgramAttach, prog *ebpf.Program, t Target) (link.Link, error) {
 	cookie := uint64(t.Slot)
-	switch m {
+	switch pa.Mode {
 	case ModeFentry:
 		return link.AttachTracing(link.TracingOptions{Program: prog})
 	case ModeKprobe:
+		if pa.Return {
+			return link.Kretprobe(t.Symbol, prog, &link.KprobeOptions{Cookie: cookie})
+		}
 		return link.Kprobe(t.Symbol, prog, &link.KprobeOptions{Cookie: cookie})
 	case ModeRawTracepoint:
 		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: t.Event, Program: prog})
@@ -295,9 +318,13 @@ func attachOne(m Mode, prog *ebpf.Program, t CountTarget, pid uint32) (link.Link
 		if err != nil {
 			return nil, err
 		}
-		return ex.Uprobe("", prog, &link.UprobeOptions{Address: t.Offset, Cookie: cookie, RefCtrOffset: t.RefCtrOffset, PID: int(pid)})
+		uo := &link.UprobeOptions{Address: t.Offset, Cookie: cookie, RefCtrOffset: t.RefCtrOffset, PID: int(pa.PID)}
+		if pa.Return {
+			return ex.Uretprobe("", prog, uo)
+		}
+		return ex.Uprobe("", prog, uo)
 	}
-	return nil, fmt.Errorf("mode %s is not a per-target mode", m)
+	return nil, fmt.Errorf("mode %s is not a per-target mode", pa.Mode)
 }
 
 // Read returns the current count of every slot, summed over CPUs. The

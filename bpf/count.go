@@ -19,10 +19,11 @@ const ptRegsOrigAX = 15 * 8
 // countsMap is the symbol the counter programs use for their map.
 const countsMap = "counts"
 
-// CountTarget is one thing whose events are counted.
-type CountTarget struct {
+// Target is one attach point: a kernel function, a tracepoint or a user
+// location (function entry, return site or USDT probe).
+type Target struct {
 	Name string // what the FUNC column shows
-	Slot uint32 // index into the counts map; set by NewCountPlan
+	Slot uint32 // index into the counts map (set by NewCountPlan), or the attach cookie
 
 	Symbol          string // KernelFunc: kernel symbol to attach to
 	Category, Event string // Tracepoint, SyscallEnter/Exit: tracefs event
@@ -35,7 +36,7 @@ type CountTarget struct {
 // CountGroup is a set of targets of one kind, attached with one Mode.
 type CountGroup struct {
 	Kind    TargetKind
-	Targets []CountTarget
+	Targets []Target
 	base    uint32 // first slot of a syscall group
 }
 
@@ -173,7 +174,7 @@ func (c counter) instructions() asm.Instructions {
 // Program is one generated program and the targets it attaches to.
 type Program struct {
 	Spec    *ebpf.ProgramSpec
-	Targets []CountTarget
+	Targets []Target
 }
 
 // Object is a compiled group: its mode and programs. It holds specs only;
@@ -218,7 +219,7 @@ func CompileCounter(p *CountPlan, g *CountGroup, m Mode, f *Features) (*Object, 
 			}
 			obj.Programs = append(obj.Programs, &Program{
 				Spec:    progSpec(fmt.Sprintf("count_%d", t.Slot), typ, at, attachTo, c),
-				Targets: []CountTarget{t},
+				Targets: []Target{t},
 			})
 		}
 	}

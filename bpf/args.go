@@ -1,0 +1,183 @@
+package bpf
+
+import (
+	"fmt"
+
+	ebtf "github.com/cilium/ebpf/btf"
+)
+
+// struct pt_regs offsets on x86_64, by register name.
+var ptRegs = map[string]int16{
+	"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56,
+	"r9": 64, "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "orig_ax": 120,
+	"ip": 128, "cs": 136, "flags": 144, "sp": 152, "ss": 160,
+}
+
+// PtRegsOffset returns the offset of a register in x86_64's struct pt_regs.
+// It accepts "di", "rdi", "edi", "r8", "r8d" and similar spellings.
+func PtRegsOffset(reg string) (int16, bool) {
+	if off, ok := ptRegs[reg]; ok {
+		return off, true
+	}
+	if len(reg) == 3 && (reg[0] == 'r' || reg[0] == 'e') {
+		if off, ok := ptRegs[reg[1:]]; ok {
+			return off, true
+		}
+	}
+	for _, suf := range []string{"d", "w", "b"} {
+		if len(reg) > 2 && reg[0] == 'r' && reg[len(reg)-1:] == suf {
+			if off, ok := ptRegs[reg[:len(reg)-1]]; ok {
+				return off, true
+			}
+		}
+	}
+	switch reg { // 8- and 16-bit legacy names
+	case "al", "ax16":
+		return ptRegs["ax"], true
+	case "bl":
+		return ptRegs["bx"], true
+	case "cl":
+		return ptRegs["cx"], true
+	case "dl":
+		return ptRegs["dx"], true
+	case "sil":
+		return ptRegs["si"], true
+	case "dil":
+		return ptRegs["di"], true
+	}
+	return 0, false
+}
+
+// sysvRegs are the SysV x86_64 integer argument registers, in order.
+var sysvRegs = []string{"di", "si", "dx", "cx", "r8", "r9"}
+
+// syscallRegs are the registers of syscall arguments: r10, not cx, carries
+// the fourth, because the syscall instruction clobbers rcx.
+var syscallRegs = []string{"di", "si", "dx", "r10", "r8", "r9"}
+
+// goRegs are Go's ABIInternal integer argument registers on amd64.
+var goRegs = []string{"ax", "bx", "cx", "di", "si", "r8", "r9", "r10", "r11"}
+
+// ParamType is a parameter's name and type for the argument builders.
+type ParamType struct {
+	Name string
+	Type ebtf.Type // nil: unknown, an 8-byte integer
+}
+
+// RegArgs returns pt_regs-based arguments (kprobes, uprobes) for params,
+// passed in the SysV registers; parameters past the sixth are on the stack
+// and not available (they are left out). User marks pointers as user memory.
+func RegArgs(params []ParamType, user bool) []Arg {
+	return regArgs(params, sysvRegs, user)
+}
+
+// GoArgs returns arguments of a Go function under ABIInternal (Go 1.17+ on
+// amd64): integer and pointer parameters in RAX, RBX, RCX, RDI, RSI, R8-R11.
+// A string takes two registers (pointer, length), a slice three and an
+// interface two; the value shown is the first word. Parameters that don't
+// fit in registers are left out.
+func GoArgs(params []ParamType) []Arg {
+	var args []Arg
+	i := 0
+	for _, p := range params {
+		words := goWords(p.Type)
+		if i+words > len(goRegs) {
+			break
+		}
+		a := regArg(p, goRegs[i], true)
+		args = append(args, a)
+		i += words
+	}
+	return args
+}
+
+// goWords is how many integer registers a Go value of type t occupies.
+func goWords(t ebtf.Type) int {
+	if t == nil {
+		return 1
+	}
+	switch u := ebtf.UnderlyingType(t).(type) {
+	case *ebtf.Struct:
+		n := int(u.Size+7) / 8
+		if n < 1 {
+			n = 1
+		}
+		return n
+	}
+	return 1
+}
+
+func regArgs(params []ParamType, regs []string, user bool) []Arg {
+	var args []Arg
+	for i, p := range params {
+		if i >= len(regs) {
+			break
+		}
+		args = append(args, regArg(p, regs[i], user))
+	}
+	return args
+}
+
+func regArg(p ParamType, reg string, user bool) Arg {
+	off, _ := PtRegsOffset(reg)
+	return Arg{Name: p.Name, Type: p.Type, Kind: ArgCtx, Off: off, Size: 8, Signed: isSigned(p.Type), User: user}
+}
+
+// RetReg is retval in a kretprobe or uretprobe: RAX.
+func RetReg(t ebtf.Type) *Arg {
+	return &Arg{Name: "retval", Type: t, Kind: ArgCtx, Off: ptRegs["ax"], Size: 8, Signed: isSigned(t)}
+}
+
+// SyscallWrapperArgs returns the arguments of a syscall as seen from a
+// probe on its wrapper (__x64_sys_read(const struct pt_regs *regs)): each
+// is read from the user registers the wrapper receives. regsOff is where
+// the wrapper's first argument lives in the program's ctx: 112 (rdi in
+// pt_regs) for kprobes, 0 (first slot) for fentry.
+func SyscallWrapperArgs(params []ParamType, regsOff int16) []Arg {
+	var args []Arg
+	for i, p := range params {
+		if i >= len(syscallRegs) {
+			break
+		}
+		off2, _ := PtRegsOffset(syscallRegs[i])
+		args = append(args, Arg{Name: p.Name, Type: p.Type, Kind: ArgRegsIndirect, Off: regsOff, Off2: off2, Size: 8, Signed: isSigned(p.Type), User: true})
+	}
+	return args
+}
+
+// FentryArgs returns the arguments of an fentry/fexit program: 8-byte
+// slots in the ctx, where a struct passed by value takes one slot per 8
+// bytes (at most two). It also returns the slot of fexit's return value.
+// Kernels before 5.17 allow at most 6 argument slots.
+func FentryArgs(params []ParamType) ([]Arg, int16, error) {
+	var args []Arg
+	slot := 0
+	for _, p := range params {
+		words := 1
+		if p.Type != nil {
+			if s, ok := ebtf.UnderlyingType(p.Type).(*ebtf.Struct); ok {
+				words = int(s.Size+7) / 8
+				if words > 2 {
+					return nil, 0, fmt.Errorf("parameter %s: structs larger than 16 bytes passed by value can't be read by fentry", p.Name)
+				}
+			}
+		}
+		args = append(args, Arg{Name: p.Name, Type: p.Type, Kind: ArgCtx, Off: int16(8 * slot), Size: 8, Signed: isSigned(p.Type)})
+		slot += words
+	}
+	return args, int16(8 * slot), nil
+}
+
+// isSigned reports whether t is a signed integer or enum (after typedefs).
+func isSigned(t ebtf.Type) bool {
+	if t == nil {
+		return false
+	}
+	switch u := ebtf.UnderlyingType(t).(type) {
+	case *ebtf.Int:
+		return u.Encoding&ebtf.Signed != 0
+	case *ebtf.Enum:
+		return u.Signed
+	}
+	return false
+}
