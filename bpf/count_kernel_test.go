@@ -24,7 +24,7 @@ func countPreads(t *testing.T, f *Features, wantMode Mode) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	plan, err := NewCountPlan([]CountGroup{{Kind: KernelFunc, Targets: []CountTarget{
+	plan, err := NewCountPlan([]CountGroup{{Kind: KernelFunc, Targets: []Target{
 		{Name: "vfs_read", Symbol: "vfs_read"},
 		{Name: "vfs_write", Symbol: "vfs_write"},
 	}}}, uint32(os.Getpid()), -1)
@@ -129,7 +129,7 @@ func countUprobe(t *testing.T, f *Features, wantMode Mode) {
 	t.Helper()
 	const calls = 300
 	path, off := selfOffset(t, "github.com/btool/btool/bpf.uprobeTarget")
-	plan, err := NewCountPlan([]CountGroup{{Kind: UserFunc, Targets: []CountTarget{
+	plan, err := NewCountPlan([]CountGroup{{Kind: UserFunc, Targets: []Target{
 		{Name: "uprobeTarget", Path: path, Offset: off},
 	}}}, uint32(os.Getpid()), -1)
 	if err != nil {
@@ -176,7 +176,7 @@ func TestKernelCountRawTracepoint(t *testing.T) {
 	testutil.RequireFeature(t, string(FeatRawTracepoint), f.Have(FeatRawTracepoint))
 	// sched_process_fork fires in the parent for every fork; count this
 	// process's forks.
-	plan, err := NewCountPlan([]CountGroup{{Kind: Tracepoint, Targets: []CountTarget{
+	plan, err := NewCountPlan([]CountGroup{{Kind: Tracepoint, Targets: []Target{
 		{Name: "sched:sched_process_fork", Category: "sched", Event: "sched_process_fork"},
 	}}}, uint32(os.Getpid()), -1)
 	if err != nil {

@@ -59,9 +59,9 @@ func TestNewFeaturesRejectsUnknown(t *testing.T) {
 
 func TestCountPlanSlots(t *testing.T) {
 	p, err := NewCountPlan([]CountGroup{
-		{Kind: KernelFunc, Targets: []CountTarget{{Name: "a"}, {Name: "b"}}},
-		{Kind: SyscallEnter, Targets: []CountTarget{{Name: "read", Syscall: 0}, {Name: "getpid", Syscall: 39}}},
-		{Kind: Tracepoint, Targets: []CountTarget{{Name: "x"}}},
+		{Kind: KernelFunc, Targets: []Target{{Name: "a"}, {Name: "b"}}},
+		{Kind: SyscallEnter, Targets: []Target{{Name: "read", Syscall: 0}, {Name: "getpid", Syscall: 39}}},
+		{Kind: Tracepoint, Targets: []Target{{Name: "x"}}},
 	}, 0, -1)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func countGetpid(t *testing.T, f *Features, kind TargetKind, wantMode Mode) {
 	t.Helper()
 	const calls = 1000
 	nr := int(unix.SYS_GETPPID)
-	plan, err := NewCountPlan([]CountGroup{{Kind: kind, Targets: []CountTarget{{
+	plan, err := NewCountPlan([]CountGroup{{Kind: kind, Targets: []Target{{
 		Name: "getppid", Category: "syscalls", Event: "sys_enter_getppid", Syscall: nr,
 	}}}}, uint32(os.Getpid()), -1)
 	if err != nil {
@@ -137,7 +137,7 @@ func TestKernelCountSyscallExit(t *testing.T) {
 	f, _ := NewFeatures()
 	testutil.RequireFeature(t, string(FeatRawTracepoint), f.Have(FeatRawTracepoint))
 	const calls = 500
-	plan, err := NewCountPlan([]CountGroup{{Kind: SyscallExit, Targets: []CountTarget{{
+	plan, err := NewCountPlan([]CountGroup{{Kind: SyscallExit, Targets: []Target{{
 		Name: "getppid", Category: "syscalls", Event: "sys_exit_getppid", Syscall: int(unix.SYS_GETPPID),
 	}}}}, uint32(os.Getpid()), -1)
 	if err != nil {

@@ -20,11 +20,11 @@ func TestKernelVerifierAcceptsCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	groups := map[TargetKind]CountGroup{
-		KernelFunc:   {Kind: KernelFunc, Targets: []CountTarget{{Name: "vfs_read", Symbol: "vfs_read"}}},
-		Tracepoint:   {Kind: Tracepoint, Targets: []CountTarget{{Name: "sched:sched_process_fork", Category: "sched", Event: "sched_process_fork"}}},
-		SyscallEnter: {Kind: SyscallEnter, Targets: []CountTarget{{Name: "read", Syscall: 0}}},
-		SyscallExit:  {Kind: SyscallExit, Targets: []CountTarget{{Name: "read", Syscall: 0}}},
-		UserFunc:     {Kind: UserFunc, Targets: []CountTarget{{Name: "x", Path: "/proc/self/exe"}}},
+		KernelFunc:   {Kind: KernelFunc, Targets: []Target{{Name: "vfs_read", Symbol: "vfs_read"}}},
+		Tracepoint:   {Kind: Tracepoint, Targets: []Target{{Name: "sched:sched_process_fork", Category: "sched", Event: "sched_process_fork"}}},
+		SyscallEnter: {Kind: SyscallEnter, Targets: []Target{{Name: "read", Syscall: 0}}},
+		SyscallExit:  {Kind: SyscallExit, Targets: []Target{{Name: "read", Syscall: 0}}},
+		UserFunc:     {Kind: UserFunc, Targets: []Target{{Name: "x", Path: "/proc/self/exe"}}},
 	}
 	for _, kind := range []TargetKind{KernelFunc, Tracepoint, SyscallEnter, SyscallExit, UserFunc} {
 		for _, m := range Ladder(kind) {
@@ -48,7 +48,7 @@ func TestKernelVerifierAcceptsCounters(t *testing.T) {
 							}
 						}
 						g := groups[kind]
-						g.Targets = append([]CountTarget(nil), g.Targets...)
+						g.Targets = append([]Target(nil), g.Targets...)
 						plan, err := NewCountPlan([]CountGroup{g}, filt.pid, filt.cpu)
 						if err != nil {
 							t.Fatal(err)

@@ -67,7 +67,7 @@ func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountG
 		if p.IsLiteral() {
 			if name, ok := syscalls.Canonical(p.Func); ok {
 				if mechErr == nil {
-					return []bpf.CountGroup{{Kind: bpf.KernelFunc, Targets: []bpf.CountTarget{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}}, nil
+					return []bpf.CountGroup{{Kind: bpf.KernelFunc, Targets: []bpf.Target{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}}, nil
 				}
 				env.logf("no kprobes or fentry on this kernel: counting %s through syscalls:sys_enter_%s", p.Func, name)
 				return syscallTargets(func(n string) bool { return n == name }, p.Func)
@@ -91,10 +91,10 @@ func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountG
 	if err != nil {
 		return nil, fmt.Errorf("list kernel functions: %w", err)
 	}
-	var targets []bpf.CountTarget
+	var targets []bpf.Target
 	for _, kf := range funcs {
 		if m.Match(kf.Name) {
-			targets = append(targets, bpf.CountTarget{Name: kf.Name, Symbol: kf.Name})
+			targets = append(targets, bpf.Target{Name: kf.Name, Symbol: kf.Name})
 		}
 	}
 	if len(targets) == 0 {
@@ -118,7 +118,7 @@ func syscallTargets(match func(string) bool, display string) ([]bpf.CountGroup, 
 	if err != nil {
 		return nil, err
 	}
-	var targets []bpf.CountTarget
+	var targets []bpf.Target
 	for _, ev := range events {
 		if ev.Category != "syscalls" || !strings.HasPrefix(ev.Name, "sys_enter_") {
 			continue
@@ -135,7 +135,7 @@ func syscallTargets(match func(string) bool, display string) ([]bpf.CountGroup, 
 		if shown == "" {
 			shown = "sys_" + name
 		}
-		targets = append(targets, bpf.CountTarget{Name: shown, Category: ev.Category, Event: ev.Name, Syscall: nr})
+		targets = append(targets, bpf.Target{Name: shown, Category: ev.Category, Event: ev.Name, Syscall: nr})
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no syscall tracepoints match")
@@ -152,12 +152,12 @@ func resolveTracepoints(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	var enter, exit, other []bpf.CountTarget
+	var enter, exit, other []bpf.Target
 	for _, ev := range events {
 		if !m.MatchEvent(ev.Category, ev.Name) {
 			continue
 		}
-		t := bpf.CountTarget{Name: ev.Category + ":" + ev.Name, Category: ev.Category, Event: ev.Name}
+		t := bpf.Target{Name: ev.Category + ":" + ev.Name, Category: ev.Category, Event: ev.Name}
 		if ev.Category == "syscalls" {
 			if name, ok := strings.CutPrefix(ev.Name, "sys_enter_"); ok {
 				if nr, ok := syscalls.Number(name); ok {
@@ -224,10 +224,10 @@ func resolveUser(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read symbols of %s: %w", b.Path(), err)
 	}
-	var targets []bpf.CountTarget
+	var targets []bpf.Target
 	for _, s := range syms {
 		if m.Match(s.Name) || (s.Demangled != s.Name && m.Match(s.Demangled)) {
-			targets = append(targets, bpf.CountTarget{Name: s.Demangled, Path: b.Path(), Offset: s.Offset})
+			targets = append(targets, bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset})
 		}
 	}
 	if len(targets) == 0 {
@@ -259,10 +259,10 @@ func resolveUSDT(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read USDT notes of %s: %w", b.Path(), err)
 	}
-	var targets []bpf.CountTarget
+	var targets []bpf.Target
 	for _, u := range probes {
 		if m.Match(u.Name) || m.Match(u.Provider+":"+u.Name) {
-			targets = append(targets, bpf.CountTarget{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset})
+			targets = append(targets, bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset})
 		}
 	}
 	if len(targets) == 0 {
