@@ -87,7 +87,7 @@ func TestKernelCountKprobeNoCookie(t *testing.T) {
 func uprobeTarget(x int) int { return x*3 + 1 }
 
 // selfOffset returns the file offset of a symbol in the running test binary.
-func selfOffset(t *testing.T, sym string) (string, uint64) {
+func selfOffset(t testing.TB, sym string) (string, uint64) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {

@@ -21,9 +21,11 @@ type TraceProbe struct {
 	Targets []Target // each Target's Slot is its index, used as the attach cookie
 	// Modes is the ladder to try, best first (see UsableModes).
 	Modes []Mode
-	// Compile generates the program for mode m. It is called once per mode
-	// tried. Programs reference the maps by the Map* names.
-	Compile func(m Mode) (*ebpf.ProgramSpec, error)
+	// Compile generates the program for mode m. target is -1 for a program
+	// shared by every target (the cookie tells them apart), or the index of
+	// the one target the program serves (fentry binds a program to one
+	// function). Programs reference the maps by the Map* names.
+	Compile func(m Mode, target int) (*ebpf.ProgramSpec, error)
 }
 
 // TraceSessionOptions tune AttachTrace.
@@ -74,11 +76,7 @@ func AttachTrace(ctx context.Context, probes []TraceProbe, o TraceSessionOptions
 		var tried []string
 		var attachedWith Mode
 		for _, m := range p.Modes {
-			spec, err := p.Compile(m)
-			if err != nil {
-				return nil, err
-			}
-			ok, err := s.load(ctx, spec, p, m, o)
+			ok, err := s.load(ctx, p, m, o)
 			if err != nil {
 				var ve *ebpf.VerifierError
 				if errors.As(err, &ve) {
@@ -160,22 +158,28 @@ func (s *TraceSession) associate(spec *ebpf.ProgramSpec) error {
 	return nil
 }
 
-// load loads spec (one program, or one per target for fentry) and attaches
-// it in mode m.
-func (s *TraceSession) load(ctx context.Context, spec *ebpf.ProgramSpec, p TraceProbe, m Mode, o TraceSessionOptions) ([]Target, error) {
-	specs := []*ebpf.ProgramSpec{spec}
-	groups := [][]Target{p.Targets}
-	if m == ModeFentry && len(p.Targets) > 1 {
+// load compiles and loads p's program(s) for mode m, one shared program or
+// one per target for fentry, and attaches them.
+func (s *TraceSession) load(ctx context.Context, p TraceProbe, m Mode, o TraceSessionOptions) ([]Target, error) {
+	var specs []*ebpf.ProgramSpec
+	var groups [][]Target
+	if m == ModeFentry {
 		// fentry programs are bound to one function at load time.
-		specs, groups = nil, nil
-		for _, t := range p.Targets {
-			c := spec.Copy()
-			c.AttachTo = t.Symbol
-			specs = append(specs, c)
+		for i, t := range p.Targets {
+			spec, err := p.Compile(m, i)
+			if err != nil {
+				return nil, err
+			}
+			spec.AttachTo = t.Symbol
+			specs = append(specs, spec)
 			groups = append(groups, []Target{t})
 		}
-	} else if m == ModeFentry {
-		spec.AttachTo = p.Targets[0].Symbol
+	} else {
+		spec, err := p.Compile(m, -1)
+		if err != nil {
+			return nil, err
+		}
+		specs, groups = []*ebpf.ProgramSpec{spec}, [][]Target{p.Targets}
 	}
 	type result struct {
 		prog  *ebpf.Program

@@ -102,8 +102,8 @@ func ParseCType(s string, size int, signed bool, lookup TypeLookup) (ebtf.Type, 
 	switch {
 	case base == "void":
 		t = &ebtf.Void{}
-	case BuiltinInt(base) != nil && !(ptrs == 0 && arrLen < 0 && lookup != nil && !isCInt(base)):
-		t = BuiltinInt(base)
+	case BuiltinInt(base) != nil:
+		t = BuiltinInt(base) // no BTF needed: keeps tracepoint probes fast to start
 	}
 	if t == nil && lookup != nil {
 		if lt, err := lookup(base); err == nil {
@@ -140,17 +140,4 @@ func ParseCType(s string, size int, signed bool, lookup TypeLookup) (ebtf.Type, 
 		t = &ebtf.Array{Type: t, Index: &ebtf.Int{Name: "__ARRAY_SIZE_TYPE__", Size: 4}, Nelems: uint32(arrLen)}
 	}
 	return t, nil
-}
-
-// isCInt reports whether name is a C keyword integer type (not a typedef
-// that BTF may know better).
-func isCInt(name string) bool {
-	for _, w := range strings.Fields(name) {
-		switch w {
-		case "char", "short", "int", "long", "signed", "unsigned", "bool", "_Bool":
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"sort"
@@ -20,7 +21,11 @@ import (
 // interrupt-to-exit times and the peak RSS in bytes.
 func launch(b *testing.B, ready string, name string, args ...string) (toReady, toExit time.Duration, rss int64) {
 	b.Helper()
-	cmd := exec.Command(name, args...)
+	// bpftrace can sit for minutes in the kernel closing perf events on a
+	// loaded machine; never let it hang make bench.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -119,7 +124,9 @@ func BenchmarkGetpidOverhead(b *testing.B) {
 		return time.Since(start)
 	}
 	under := func(name string, args ...string) time.Duration {
-		cmd := exec.Command(name, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, name, args...)
 		out, _ := cmd.StdoutPipe()
 		cmd.Start()
 		r := bufio.NewReader(out)

@@ -185,6 +185,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError:    onUsageError,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		Commands: []*cli.Command{
+			traceCommand(stdout, stderr),
 			funccountCommand(stdout, stderr),
 			listCommand(stdout, stderr),
 			featuresCommand(stdout, stderr),
@@ -193,7 +194,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
-			return usage("unknown command %q (commands: funccount, list, features)", c.Args().First())
+			return usage("unknown command %q (commands: trace, funccount, list, features)", c.Args().First())
 		}
 		return cli.ShowAppHelp(c)
 	}
@@ -361,6 +362,77 @@ func featuresCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			return multitool.PrintFeatures(env)
+		},
+	}
+}
+
+func traceCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "trace",
+		Usage:     "print a line per event of kernel/user functions, tracepoints or USDT probes",
+		ArgsUsage: "PROBE [PROBE...]",
+		Description: "PROBE is bcc's trace spec: [{p,r}]:[library]:function[(signature)] [(predicate)] [\"format\"[, args]],\n" +
+			"t:category:event [(predicate)] [...] or u:library:probe [...]. The signature is optional\n" +
+			"(types come from BTF and DWARF), and function names may contain * wildcards. Examples:\n" +
+			"  btool trace 'sys_read (arg3 > 20000) \"read %d bytes\", arg3'\n" +
+			"  btool trace 't:syscalls:sys_enter_openat \"%s\", args->filename'\n" +
+			"  btool trace 'r::vfs_read (retval < 0) \"error %d\", retval'\n" +
+			"  btool trace -U 'c:malloc \"%d bytes\", arg1'",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID`"},
+			&cli.IntFlag{Name: "tid", Aliases: []string{"L"}, Usage: "trace only thread `TID`"},
+			&cli.IntFlag{Name: "uid", Value: -1, Usage: "trace only user `UID`"},
+			&cli.BoolFlag{Name: "timestamp", Aliases: []string{"t"}, Usage: "print a TIME column: seconds since tracing started"},
+			&cli.BoolFlag{Name: "unix-timestamp", Aliases: []string{"u"}, Usage: "with -t, print absolute UNIX time"},
+			&cli.BoolFlag{Name: "time", Aliases: []string{"T"}, Usage: "print a TIME column: HH:MM:SS"},
+			&cli.BoolFlag{Name: "print-cpu", Aliases: []string{"C"}, Usage: "print a CPU column"},
+			&cli.BoolFlag{Name: "kernel-stack", Aliases: []string{"K"}, Usage: "print the kernel stack of each event"},
+			&cli.BoolFlag{Name: "user-stack", Aliases: []string{"U"}, Usage: "print the user stack of each event"},
+			&cli.BoolFlag{Name: "address", Aliases: []string{"a"}, Usage: "print addresses in stacks"},
+			&cli.IntFlag{Name: "max-events", Aliases: []string{"M"}, Usage: "exit after `N` events"},
+			&cli.IntFlag{Name: "string-size", Aliases: []string{"Z"}, Value: 80, Usage: "capture `N` bytes of %s strings"},
+			&cli.BoolFlag{Name: "include-self", Aliases: []string{"S"}, Usage: "don't skip btool's own events"},
+			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only events whose process name contains `NAME`"},
+			&cli.StringFlag{Name: "msg-filter", Aliases: []string{"f"}, Usage: "only events whose message contains `TEXT`"},
+			&cli.IntFlag{Name: "buffer-pages", Aliases: []string{"b"}, Usage: "event buffer size in `PAGES` (ring buffer total; perf buffer per CPU)"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event, with typed, named fields"},
+		}, commonFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() == 0 {
+				return usage("expected at least one PROBE (quote each probe spec as one argument)")
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.TraceOptions{
+				Specs:       c.Args().Slice(),
+				PID:         c.Int("pid"),
+				TID:         c.Int("tid"),
+				UID:         c.Int("uid"),
+				Timestamp:   c.Bool("timestamp"),
+				UnixTime:    c.Bool("unix-timestamp"),
+				Time:        c.Bool("time"),
+				CPU:         c.Bool("print-cpu"),
+				KernelStack: c.Bool("kernel-stack"),
+				UserStack:   c.Bool("user-stack"),
+				Address:     c.Bool("address"),
+				MaxEvents:   c.Int("max-events"),
+				StringSize:  c.Int("string-size"),
+				IncludeSelf: c.Bool("include-self"),
+				Name:        c.String("name"),
+				MsgFilter:   c.String("msg-filter"),
+				BufferPages: c.Int("buffer-pages"),
+				DryRun:      c.Bool("dry-run"),
+				JSON:        c.Bool("json"),
+			}
+			if o.MaxEvents < 0 || o.BufferPages < 0 || o.PID < 0 || o.TID < 0 {
+				return usage("-M, -b, -p and -L take non-negative numbers")
+			}
+			return multitool.Trace(c.Context, o, env)
 		},
 	}
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/btool/btool/internal/testutil"
+)
+
+// traceLines returns the event lines of trace output (after the header)
+// whose COMM column is comm ("" for all).
+func traceLines(out, comm string) []string {
+	var lines []string
+	for i, l := range strings.Split(out, "\n") {
+		if i == 0 || l == "" || strings.HasPrefix(l, " ") {
+			continue
+		}
+		f := strings.Fields(l)
+		if comm != "" && (len(f) < 3 || f[2] != comm) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// TestKernelTraceUserExample is the README's first example:
+// sys_read with a filter on the byte count, against dd reading 1 MiB blocks.
+// On kernels without kprobes it goes through the syscall tracepoint, on
+// others through the __x64_sys_read wrapper; the output is the same.
+func TestKernelTraceUserExample(t *testing.T) {
+	requireRoot(t)
+	dd, err := exec.LookPath("dd")
+	if err != nil {
+		t.Skip("no dd")
+	}
+	tr := startBtool(t, "trace", "-v", "sys_read (arg3 > 20000) \"read %d bytes\", arg3")
+	if out, err := exec.Command(dd, "if=/dev/zero", "of=/dev/null", "bs=1M", "count=5").CombinedOutput(); err != nil {
+		t.Fatalf("dd: %v\n%s", err, out)
+	}
+	out := tr.stop(syscall.SIGINT)
+	if !strings.HasPrefix(out, "PID     TID     COMM            FUNC             -\n") {
+		t.Errorf("header:\n%s", out)
+	}
+	lines := traceLines(out, "dd")
+	if len(lines) != 5 {
+		t.Fatalf("want 5 dd lines, got %d:\n%s\nstderr:\n%s", len(lines), out, tr.err.String())
+	}
+	re := regexp.MustCompile(`^\d+\s+\d+\s+dd\s+sys_read\s+read 1048576 bytes$`)
+	for _, l := range lines {
+		if !re.MatchString(l) {
+			t.Errorf("line %q does not match %v", l, re)
+		}
+	}
+	t.Logf("mechanism:\n%s", tr.err.String())
+}
+
+func TestKernelTraceOpenatFilename(t *testing.T) {
+	requireRoot(t)
+	path := filepath.Join(t.TempDir(), "btool-trace-target.txt")
+	os.WriteFile(path, []byte("x"), 0o644)
+	w := startWorkload(t, testutil.Workload(t, "readfiles"), "-n", "3", "-path", path, "-wait")
+	tr := startBtool(t, "trace", "-p", strconv.Itoa(w.pid), `t:syscalls:sys_enter_openat "%s", args->filename`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	n := 0
+	for _, l := range traceLines(out, "") {
+		if strings.HasSuffix(l, " "+path) && strings.Contains(l, "sys_enter_openat") {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("want 3 openat lines for %s, got %d:\n%s", path, n, out)
+	}
+}
+
+// TestKernelTraceReturnSigned checks a return probe filtered on a signed
+// retval: failed openat calls return -ENOENT.
+func TestKernelTraceReturnSigned(t *testing.T) {
+	requireRoot(t)
+	missing := filepath.Join(t.TempDir(), "does-not-exist")
+	w := startWorkload(t, testutil.Workload(t, "readfiles"), "-n", "4", "-path", missing, "-ignore-errors", "-wait")
+	tr := startBtool(t, "trace", "-p", strconv.Itoa(w.pid), `r::sys_openat (retval < 0) "openat failed: %d", retval`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	lines := traceLines(out, "")
+	if len(lines) != 4 {
+		t.Fatalf("want 4 failed openat lines, got %d:\n%s\nstderr:\n%s", len(lines), out, tr.err.String())
+	}
+	for _, l := range lines {
+		if !strings.HasSuffix(l, "openat failed: -2") {
+			t.Errorf("line %q, want openat failed: -2", l)
+		}
+	}
+}
+
+func TestKernelTraceUprobeDWARFArgs(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "calls.c")
+	const n = 3
+	w := startWorkload(t, bin, strconv.Itoa(n))
+	tr := startBtool(t, "trace", "-p", strconv.Itoa(w.pid),
+		`p:`+bin+`:work_gamma (x > 0) "x=%ld s=%s", x, s`,
+		`r:`+bin+`:work_beta "beta=%d", retval`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	gamma, beta := 0, 0
+	for _, l := range traceLines(out, "") {
+		switch {
+		case strings.Contains(l, "work_gamma") && regexp.MustCompile(`x=[12] s=x$`).MatchString(l):
+			gamma++
+		case strings.Contains(l, "work_beta") && regexp.MustCompile(`beta=[024]$`).MatchString(l):
+			beta++
+		}
+	}
+	// work_gamma(i, "x") runs 3 times per i; x > 0 keeps i = 1, 2. work_beta
+	// returns 2*i twice per i.
+	if gamma != 6 || beta != 6 {
+		t.Fatalf("gamma lines %d (want 6), beta lines %d (want 6):\n%s", gamma, beta, out)
+	}
+}
+
+// TestKernelTraceGo traces a Go function's arguments (Go's register ABI)
+// and its returns, which btool probes at the RET instructions: a uretprobe
+// would crash the Go program.
+func TestKernelTraceGo(t *testing.T) {
+	requireRoot(t)
+	const n = 5
+	bin := testutil.Workload(t, "spin")
+	w := startWorkload(t, bin, "-n", strconv.Itoa(n), "-wait")
+	tr := startBtool(t, "trace", "-v", "-p", strconv.Itoa(w.pid),
+		bin+`:main.spinTarget "i=%d k=%d", i, k`,
+		`r:`+bin+`:main.spinTarget "ret=%d", retval`)
+	w.run(t) // fails if the workload crashed
+	out := tr.stop(syscall.SIGINT)
+	var args, rets []string
+	for _, l := range traceLines(out, "") {
+		f := strings.Fields(l)
+		msg := strings.Join(f[4:], " ")
+		if strings.HasPrefix(msg, "i=") {
+			args = append(args, msg)
+		} else if strings.HasPrefix(msg, "ret=") {
+			rets = append(rets, msg)
+		}
+	}
+	if len(args) != n || len(rets) != n {
+		t.Fatalf("want %d entry and %d return lines, got %d and %d:\n%s\nstderr:\n%s", n, n, len(args), len(rets), out, tr.err.String())
+	}
+	for i := 0; i < n; i++ {
+		if args[i] != "i="+strconv.Itoa(i)+" k=42" || rets[i] != "ret="+strconv.Itoa(i+42) {
+			t.Errorf("event %d: %q, %q", i, args[i], rets[i])
+		}
+	}
+}
+
+func TestKernelTraceJSONAndMaxEvents(t *testing.T) {
+	requireRoot(t)
+	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", "50", "-wait")
+	tr := startBtool(t, "trace", "--json", "-M", "3", "-p", strconv.Itoa(w.pid), `t:syscalls:sys_enter_getpid "pid call %d", $tgid`)
+	w.run(t)
+	out := tr.wait() // -M makes it exit by itself
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("-M 3: got %d lines:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		if int(ev["pid"].(float64)) != w.pid || ev["comm"] != "getpid" || ev["func"] != "sys_enter_getpid" {
+			t.Errorf("event fields: %s", l)
+		}
+		args, _ := ev["args"].(map[string]any)
+		if v, ok := args["$tgid"].(float64); !ok || int(v) != w.pid {
+			t.Errorf("typed arg $tgid missing or wrong: %s", l)
+		}
+	}
+}
+
+func TestKernelTraceUserStack(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "calls.c")
+	w := startWorkload(t, bin, "1")
+	tr := startBtool(t, "trace", "-U", "-p", strconv.Itoa(w.pid), `p:`+bin+`:work_alpha`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	if !strings.Contains(out, "        work_alpha+0x0 ["+filepath.Base(bin)+"]") || !strings.Contains(out, "main+0x") {
+		t.Fatalf("user stack not symbolized:\n%s", out)
+	}
+}
+
+func TestKernelTraceKernelStack(t *testing.T) {
+	requireRoot(t)
+	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", "1", "-wait")
+	tr := startBtool(t, "trace", "-K", "-p", strconv.Itoa(w.pid), `t:syscalls:sys_enter_getpid`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	if !regexp.MustCompile(`(?m)^        \S+\+0x[0-9a-f]+ \[kernel\]$`).MatchString(out) {
+		t.Fatalf("kernel stack not symbolized:\n%s", out)
+	}
+}
+
+// TestKernelTraceLostEvents floods a tiny ring buffer with events nobody
+// can print fast enough, and checks that the loss is reported.
+func TestKernelTraceLostEvents(t *testing.T) {
+	requireRoot(t)
+	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", "200000", "-wait")
+	tr := startBtool(t, "trace", "-b", "1", "-p", strconv.Itoa(w.pid), `t:syscalls:sys_enter_getpid "%s %s %s", $comm, $comm, $comm`)
+	w.run(t)
+	tr.stop(syscall.SIGINT)
+	if !regexp.MustCompile(`Possibly lost \d+ samples`).MatchString(tr.err.String()) {
+		t.Fatalf("no loss reported; stderr:\n%s", tr.err.String())
+	}
+}

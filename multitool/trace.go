@@ -1,0 +1,411 @@
+package multitool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/perf"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/specparse"
+)
+
+// TraceOptions are trace's options (bcc trace's flags, plus --json).
+type TraceOptions struct {
+	Specs       []string
+	PID         int    // -p: only this process (tgid); 0 for all
+	TID         int    // -L: only this thread; 0 for all
+	UID         int    // --uid: only this user; -1 for all
+	Timestamp   bool   // -t: TIME column, seconds since start
+	UnixTime    bool   // -u: with -t, absolute UNIX time
+	Time        bool   // -T: TIME column, HH:MM:SS
+	CPU         bool   // -C: CPU column
+	KernelStack bool   // -K
+	UserStack   bool   // -U
+	Address     bool   // -a: print stack addresses
+	MaxEvents   int    // -M: exit after this many printed events; 0 for no limit
+	StringSize  int    // -Z: bytes captured for %s; 0 means 80
+	IncludeSelf bool   // -S: don't skip btool's own events
+	Name        string // -n: only events whose comm contains this
+	MsgFilter   string // -f: only events whose message contains this
+	BufferPages int    // -b: ring buffer pages (total), perf pages per CPU
+	DryRun      bool   // -D: print the generated BPF and exit
+	JSON        bool   // --json: one JSON object per event
+}
+
+// traceProbe is one probe, checked and ready to compile.
+type traceProbe struct {
+	plan   *tracePlan
+	layout *bpf.EventLayout
+	verbs  []specparse.Verb
+}
+
+// Trace attaches one program per probe spec and prints a line (or JSON
+// object) per event, as bcc's trace does. It returns on ctx cancellation,
+// after -M events, or on a read error, with every probe detached. Spec
+// errors are UsageErrors carrying the spec.
+func Trace(ctx context.Context, o TraceOptions, env Env) error {
+	if len(o.Specs) == 0 {
+		return usageErr("", errors.New("expected at least one probe spec"))
+	}
+	if o.PID != 0 && o.TID != 0 {
+		return usageErr("", errors.New("only one of -p and -L may be specified"))
+	}
+	if o.StringSize == 0 {
+		o.StringSize = 80
+	}
+	if o.StringSize < 1 || o.StringSize > 4096 {
+		return usageErr("", fmt.Errorf("-Z: string size must be 1 to 4096, got %d", o.StringSize))
+	}
+	probes := make([]*specparse.Probe, len(o.Specs))
+	for i, s := range o.Specs {
+		p, err := specparse.ParseTrace(s)
+		if err != nil {
+			return usageErr(s, err)
+		}
+		probes[i] = p
+	}
+	if !o.DryRun {
+		if err := needRoot("trace"); err != nil {
+			return err
+		}
+	}
+	r := &traceResolver{env: env}
+	tps := make([]*traceProbe, len(probes))
+	var bprobes []bpf.TraceProbe
+	maxRecord := 0
+	useRing := env.Features.Have(bpf.FeatRingBuf) == nil
+	cookies := env.Features.Have(bpf.FeatCookie) == nil
+	for i, p := range probes {
+		plan, err := r.resolve(p, o.Specs[i])
+		if err != nil {
+			return err
+		}
+		// Check once with the first mode: errors in the spec surface here.
+		pc, err := plan.context(plan.modes[0])
+		if err != nil {
+			return usageErr(o.Specs[i], err)
+		}
+		ct, err := bpf.CheckTrace(p, pc, bpf.CheckOptions{StringSize: o.StringSize})
+		if err != nil {
+			return usageErr(o.Specs[i], err)
+		}
+		tp := &traceProbe{plan: plan}
+		if p.Format != nil {
+			if tp.verbs, err = p.Format.Verbs(); err != nil {
+				return usageErr(o.Specs[i], err)
+			}
+		}
+		tps[i] = tp
+		idx := uint32(i)
+		topts := bpf.TraceOptions{
+			ProbeIndex: idx, PID: uint32(o.PID), TID: uint32(o.TID), UID: int64(o.UID),
+			KernelStack: o.KernelStack, UserStack: o.UserStack, PerfBuffer: !useRing,
+		}
+		if !o.IncludeSelf && o.PID == 0 && o.TID == 0 {
+			topts.SkipTGID = uint32(os.Getpid())
+		}
+		compile := func(m bpf.Mode, target int) (*ebpf.ProgramSpec, error) {
+			pc, err := plan.context(m)
+			if err != nil {
+				return nil, err
+			}
+			ct, err := bpf.CheckTrace(p, pc, bpf.CheckOptions{StringSize: o.StringSize})
+			if err != nil {
+				return nil, err
+			}
+			opts := topts
+			switch {
+			case target >= 0:
+				opts.TargetFrom, opts.Target = bpf.TargetConst, uint32(target)
+			case len(plan.targets) > 1 && cookies:
+				opts.TargetFrom = bpf.TargetCookie
+			}
+			insns, layout, err := bpf.CompileTrace(ct, opts)
+			if err != nil {
+				return nil, err
+			}
+			tp.layout = layout
+			return traceProgramSpec(m, plan.ret, fmt.Sprintf("trace_%d", idx), insns), nil
+		}
+		// Compile once now for the layout (and -D).
+		if _, err := compile(plan.modes[0], -1); err != nil {
+			return usageErr(o.Specs[i], err)
+		}
+		_ = ct
+		if tp.layout.Size > maxRecord {
+			maxRecord = tp.layout.Size
+		}
+		bprobes = append(bprobes, bpf.TraceProbe{Kind: plan.kind, Return: plan.ret, Targets: plan.targets, Modes: plan.modes, Compile: compile})
+	}
+	if o.DryRun {
+		for i, bp := range bprobes {
+			spec, err := bp.Compile(bp.Modes[0], -1)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Out, "; probe %d: %s\n; mode %s, %d target(s), record %d bytes\n%s (%s):\n%v\n",
+				i, o.Specs[i], bp.Modes[0], len(bp.Targets), tps[i].layout.Size, spec.Name, spec.Type, spec.Instructions)
+		}
+		return nil
+	}
+	sess, err := bpf.AttachTrace(ctx, bprobes, bpf.TraceSessionOptions{
+		PerfBuffer: !useRing, BufferPages: o.BufferPages, Stacks: o.KernelStack || o.UserStack,
+		RecordSize: maxRecord, PID: uint32(o.PID), Log: env.verboseLog(),
+	})
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			if env.Verbose {
+				fmt.Fprintf(env.Err, "%+v\n", ve)
+			}
+			return fmt.Errorf("the kernel's verifier rejected the program: %v (run with -v for the full log)", ve)
+		}
+		return err
+	}
+	defer func() {
+		start := time.Now()
+		sess.Close()
+		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
+	}()
+	for i, m := range sess.Modes {
+		env.logf("probe %d (%s): %d target(s) attached with %s", i, o.Specs[i], len(sess.Attached[i]), m)
+	}
+	return traceLoop(ctx, o, env, sess, tps)
+}
+
+// traceProgramSpec wraps generated instructions in a ProgramSpec of the
+// type and attach type mode m needs.
+func traceProgramSpec(m bpf.Mode, ret bool, name string, insns asm.Instructions) *ebpf.ProgramSpec {
+	spec := &ebpf.ProgramSpec{Name: name, License: "GPL", Instructions: insns}
+	switch m {
+	case bpf.ModeKprobeMulti:
+		spec.Type, spec.AttachType = ebpf.Kprobe, ebpf.AttachTraceKprobeMulti
+	case bpf.ModeUprobeMulti:
+		spec.Type, spec.AttachType = ebpf.Kprobe, ebpf.AttachTraceUprobeMulti
+	case bpf.ModeFentry:
+		spec.Type, spec.AttachType = ebpf.Tracing, ebpf.AttachTraceFEntry
+		if ret {
+			spec.AttachType = ebpf.AttachTraceFExit
+		}
+	case bpf.ModeTracepoint:
+		spec.Type = ebpf.TracePoint
+	case bpf.ModeRawTracepoint, bpf.ModeRawSyscalls:
+		spec.Type = ebpf.RawTracepoint
+	default:
+		spec.Type = ebpf.Kprobe
+	}
+	return spec
+}
+
+// traceLoop reads records until ctx ends or -M events were printed.
+func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSession, tps []*traceProbe) error {
+	read, closeReader, err := openEvents(sess, o.BufferPages)
+	if err != nil {
+		return err
+	}
+	cols := TraceColumns{CPU: o.CPU}
+	switch {
+	case o.Timestamp && o.UnixTime:
+		cols.Time = TimeUnix
+	case o.Timestamp:
+		cols.Time = TimeRelative
+	case o.Time:
+		cols.Time = TimeClock
+	}
+	for _, tp := range tps {
+		if tp.plan.probe.Format != nil {
+			cols.HasFormat = true
+		}
+	}
+	clk := NewClock()
+	sym := NewSymbolizer()
+	if !o.JSON {
+		fmt.Fprintln(env.Out, cols.Header())
+	}
+	if err := env.ready(); err != nil {
+		return err
+	}
+
+	var (
+		mu       sync.Mutex
+		lastLost uint64
+	)
+	reportLost := func(final bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		n, err := sess.LostCount()
+		if err != nil || n == lastLost {
+			return
+		}
+		fmt.Fprintln(env.Err, LostMessage(n-lastLost))
+		lastLost = n
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				closeReader()
+				return
+			case <-done:
+				return
+			case <-t.C:
+				reportLost(false)
+			}
+		}
+	}()
+	defer func() {
+		close(done)
+		closeReader()
+		reportLost(true)
+	}()
+
+	// Symbolizing %U needs the process's mappings, captured at first sight.
+	needSyms := make([]bool, len(tps))
+	for i, tp := range tps {
+		for _, v := range tp.verbs {
+			needSyms[i] = needSyms[i] || v.Base() == "U"
+		}
+	}
+	var dec TraceDecoder
+	var ev TraceEvent
+	printed := 0
+	var line strings.Builder
+	for {
+		rec, lost, err := read()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, perf.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("read events: %w", err)
+		}
+		if lost > 0 {
+			fmt.Fprintln(env.Err, LostMessage(lost))
+			continue
+		}
+		if len(rec) < bpf.HdrSize {
+			continue
+		}
+		pi := int(leU32(rec[bpf.HdrProbe:]))
+		if pi >= len(tps) {
+			continue
+		}
+		tp := tps[pi]
+		if err := dec.Decode(rec, tp.layout, &ev); err != nil {
+			continue
+		}
+		if o.Name != "" && !strings.Contains(ev.Comm, o.Name) {
+			continue
+		}
+		if needSyms[pi] || o.UserStack {
+			sym.Snapshot(ev.PID)
+		}
+		msg := FormatMessage(tp.verbs, ev.Values, sym, ev.PID)
+		if o.MsgFilter != "" && !strings.Contains(msg, o.MsgFilter) {
+			continue
+		}
+		fn := funcName(tp.plan, ev.Target)
+		line.Reset()
+		if o.KernelStack {
+			ev.KAddrs = sess.StackAddrs(ev.KStack)
+		}
+		if o.UserStack {
+			ev.UAddrs = sess.StackAddrs(ev.UStack)
+		}
+		if o.JSON {
+			b, err := TraceJSON(&ev, fn, msg, clk, sym)
+			if err != nil {
+				return err
+			}
+			line.Write(b)
+			line.WriteByte('\n')
+		} else {
+			line.WriteString(cols.Line(&ev, fn, msg, clk))
+			line.WriteByte('\n')
+			if o.KernelStack || o.UserStack {
+				if o.KernelStack {
+					writeStack(&line, ev.KAddrs, ev.KStack, false, ev.PID, o.Address, sym)
+				}
+				if o.UserStack {
+					writeStack(&line, ev.UAddrs, ev.UStack, true, ev.PID, o.Address, sym)
+				}
+				line.WriteByte('\n')
+			}
+		}
+		if _, err := fmt.Fprint(env.Out, line.String()); err != nil {
+			return nil // output closed
+		}
+		printed++
+		if o.MaxEvents > 0 && printed >= o.MaxEvents {
+			return nil
+		}
+	}
+}
+
+func writeStack(w io.Writer, addrs []uint64, id int32, user bool, pid uint32, showAddr bool, sym Symbolizer) {
+	if id < 0 {
+		FormatStackError(w, id)
+		return
+	}
+	FormatStack(w, addrs, user, pid, showAddr, sym)
+}
+
+func leU32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+
+// funcName is the FUNC column: the target the event came from.
+func funcName(plan *tracePlan, target uint64) string {
+	if target < uint64(len(plan.targets)) {
+		return plan.targets[target].Name
+	}
+	return plan.probe.Func
+}
+
+// openEvents opens the session's ring buffer (or perf buffer) and returns
+// a blocking read function returning one record (or a count of records the
+// perf buffer lost) and a function that unblocks and closes it.
+func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, uint64, error), func(), error) {
+	var once sync.Once
+	if sess.Events.Type() == ebpf.RingBuf {
+		rd, err := ringbuf.NewReader(sess.Events)
+		if err != nil {
+			return nil, nil, err
+		}
+		var rec ringbuf.Record
+		return func() ([]byte, uint64, error) {
+				if err := rd.ReadInto(&rec); err != nil {
+					return nil, 0, err
+				}
+				return rec.RawSample, 0, nil
+			}, func() {
+				once.Do(func() { rd.Close() })
+			}, nil
+	}
+	if pages <= 0 {
+		pages = 64
+	}
+	rd, err := perf.NewReader(sess.Events, pages*os.Getpagesize())
+	if err != nil {
+		return nil, nil, err
+	}
+	var rec perf.Record
+	return func() ([]byte, uint64, error) {
+			if err := rd.ReadInto(&rec); err != nil {
+				return nil, 0, err
+			}
+			return rec.RawSample, rec.LostSamples, nil
+		}, func() {
+			once.Do(func() { rd.Close() })
+		}, nil
+}

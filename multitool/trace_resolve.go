@@ -1,0 +1,545 @@
+package multitool
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	ebtf "github.com/cilium/ebpf/btf"
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/btf"
+	"github.com/btool/btool/dwarfinfo"
+	"github.com/btool/btool/internal/syscalls"
+	"github.com/btool/btool/internal/tracefs"
+	"github.com/btool/btool/specparse"
+)
+
+// tracePlan is a probe resolved to its attach targets, with a way to build
+// the ProbeContext for each attach mode.
+type tracePlan struct {
+	probe   *specparse.Probe
+	spec    string // the probe's text, for errors
+	kind    bpf.TargetKind
+	ret     bool // attach to returns (kretprobe, fexit, uretprobe)
+	targets []bpf.Target
+	modes   []bpf.Mode
+	// context returns what a program attached in mode m sees.
+	context func(m bpf.Mode) (*bpf.ProbeContext, error)
+}
+
+// traceResolver caches what several probes share.
+type traceResolver struct {
+	env     Env
+	kernel  *btf.Kernel
+	kernErr error
+	loaded  bool
+}
+
+// kernelBTF loads kernel BTF once; nil when the kernel has none.
+func (r *traceResolver) kernelBTF() *btf.Kernel {
+	if !r.loaded {
+		r.loaded = true
+		r.kernel, r.kernErr = btf.LoadKernel()
+	}
+	return r.kernel
+}
+
+func (r *traceResolver) kernelLookup(name string) (ebtf.Type, error) {
+	k := r.kernelBTF()
+	if k == nil {
+		return nil, r.kernErr
+	}
+	return k.Type(name)
+}
+
+// kernelTypes is the TypeSource for kernel probes, nil without BTF.
+func (r *traceResolver) kernelTypes() bpf.TypeSource {
+	if k := r.kernelBTF(); k != nil {
+		return k
+	}
+	return nil
+}
+
+func specErr(spec string, pos, end specparse.Pos, format string, args ...any) error {
+	return usageErr(spec, &specparse.Error{Pos: pos, End: end, Msg: fmt.Sprintf(format, args...)})
+}
+
+func funcSpanOf(p *specparse.Probe) (specparse.Pos, specparse.Pos) {
+	return p.FuncPos, p.FuncPos + specparse.Pos(len(p.Func))
+}
+
+// resolve turns a parsed probe into a plan.
+func (r *traceResolver) resolve(p *specparse.Probe, spec string) (*tracePlan, error) {
+	switch {
+	case p.Kind == specparse.TracepointProbe:
+		return r.resolveTracepoint(p, spec, p.Library, p.Func, p.Func)
+	case p.Kind == specparse.USDTProbe:
+		return r.resolveUSDT(p, spec)
+	case p.Library != "":
+		return r.resolveUser(p, spec)
+	}
+	return r.resolveKernel(p, spec)
+}
+
+// syscallParams returns a syscall's parameters from its sys_enter format.
+func (r *traceResolver) syscallParams(name string) ([]bpf.ParamType, *tracefs.Format, error) {
+	f, err := tracefs.ReadFormat("syscalls", "sys_enter_"+name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var params []bpf.ParamType
+	for _, fld := range f.Fields {
+		if fld.Common || fld.Name == "__syscall_nr" {
+			continue
+		}
+		t, err := btf.ParseCType(fld.Type, fld.Size, fld.Signed, r.kernelLookup)
+		if err != nil {
+			t = nil
+		}
+		params = append(params, bpf.ParamType{Name: fld.Name, Type: t})
+	}
+	return params, f, nil
+}
+
+var longType = &ebtf.Int{Name: "long", Size: 8, Encoding: ebtf.Signed}
+
+func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePlan, error) {
+	pos, end := funcSpanOf(p)
+	modes, mechErr := bpf.UsableModes(bpf.KernelFunc, r.env.Features)
+	if mechErr != nil && !errors.Is(mechErr, bpf.ErrNotSupported) {
+		return nil, mechErr
+	}
+	if name, ok := syscalls.Canonical(p.Func); ok && !strings.ContainsAny(p.Func, "*?[") {
+		if mechErr != nil {
+			// No kprobes or fentry: the syscall tracepoints carry the
+			// same arguments.
+			r.env.logf("no kprobes or fentry on this kernel: tracing %s through syscalls:sys_%s_%s", p.Func, map[bool]string{false: "enter", true: "exit"}[p.Kind == specparse.Return], name)
+			ev := "sys_enter_" + name
+			if p.Kind == specparse.Return {
+				ev = "sys_exit_" + name
+			}
+			return r.resolveTracepoint(p, spec, "syscalls", ev, p.Func)
+		}
+		params, _, err := r.syscallParams(name)
+		if err != nil {
+			return nil, specErr(spec, pos, end, "syscall %s: %v", name, err)
+		}
+		params = applySignature(p, params, r.kernelLookup)
+		plan := &tracePlan{probe: p, spec: spec, kind: bpf.KernelFunc, ret: p.Kind == specparse.Return, modes: modes,
+			targets: []bpf.Target{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}
+		plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
+			pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, UserMemory: true, Types: r.kernelTypes(), Kernel: r.kernelTypes()}
+			regsOff := int16(112) // rdi of the wrapper's pt_regs
+			if m == bpf.ModeFentry {
+				regsOff = 0
+			}
+			pc.Args = bpf.SyscallWrapperArgs(params, regsOff)
+			if plan.ret {
+				if m == bpf.ModeFentry {
+					pc.Ret = &bpf.Arg{Name: "retval", Type: longType, Kind: bpf.ArgCtx, Off: 8, Size: 8, Signed: true}
+				} else {
+					pc.Ret = bpf.RetReg(longType)
+				}
+			}
+			return pc, nil
+		}
+		return plan, nil
+	}
+	if mechErr != nil {
+		return nil, mechErr
+	}
+	k := r.kernelBTF()
+	var targets []bpf.Target
+	if !strings.ContainsAny(p.Func, "*?[") && k != nil && k.HasFunc(p.Func) {
+		targets = []bpf.Target{{Name: p.Func, Symbol: p.Func}}
+	} else {
+		pat, err := specparse.Glob(p.Func)
+		if err != nil {
+			return nil, specErr(spec, pos, end, "%v", err)
+		}
+		funcs, err := btf.KernelFuncs()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, f := range funcs {
+			names = append(names, f.Name)
+			if pat.MatchString(f.Name) {
+				targets = append(targets, bpf.Target{Name: f.Name, Symbol: f.Name, Slot: uint32(len(targets))})
+			}
+		}
+		if len(targets) == 0 {
+			if strings.ContainsAny(p.Func, "*?[") {
+				return nil, specErr(spec, pos, end, "no kernel functions match %q", p.Func)
+			}
+			return nil, specErr(spec, pos, end, "unknown kernel function %q (not traceable: not in available_filter_functions or kallsyms, inlined, or marked notrace)%s", p.Func, didYouMean(suggest(p.Func, names, 3)))
+		}
+	}
+	// Types come from the prototype when all targets share one function.
+	var params []bpf.ParamType
+	var ret ebtf.Type = &ebtf.Int{Name: "u64", Size: 8}
+	if len(targets) == 1 && k != nil {
+		if fn, err := k.Func(targets[0].Symbol); err == nil {
+			for _, prm := range fn.Params {
+				params = append(params, bpf.ParamType{Name: prm.Name, Type: prm.Type})
+			}
+			if fn.Ret != nil {
+				ret = fn.Ret
+			}
+		}
+	}
+	params = applySignature(p, params, r.kernelLookup)
+	plan := &tracePlan{probe: p, spec: spec, kind: bpf.KernelFunc, ret: p.Kind == specparse.Return, modes: modes, targets: targets}
+	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
+		pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, Types: r.kernelTypes(), Kernel: r.kernelTypes()}
+		if m == bpf.ModeFentry {
+			args, retOff, err := bpf.FentryArgs(params)
+			if err != nil {
+				return nil, err
+			}
+			pc.Args = args
+			if plan.ret {
+				pc.Ret = &bpf.Arg{Name: "retval", Type: ret, Kind: bpf.ArgCtx, Off: retOff, Size: 8, Signed: isSignedType(ret)}
+			}
+			return pc, nil
+		}
+		pc.Args = bpf.RegArgs(padParams(params, 6), false)
+		if plan.ret {
+			pc.Ret = bpf.RetReg(ret)
+		}
+		return pc, nil
+	}
+	return plan, nil
+}
+
+// padParams extends params to n untyped arguments so arg1..argN work
+// without a prototype.
+func padParams(params []bpf.ParamType, n int) []bpf.ParamType {
+	for len(params) < n {
+		params = append(params, bpf.ParamType{})
+	}
+	return params
+}
+
+func isSignedType(t ebtf.Type) bool {
+	switch u := ebtf.UnderlyingType(t).(type) {
+	case *ebtf.Int:
+		return u.Encoding&ebtf.Signed != 0
+	case *ebtf.Enum:
+		return u.Signed
+	}
+	return false
+}
+
+// applySignature overrides params with a signature the user wrote, like
+// bcc's `p::do_sys_open(int dfd, const char __user *filename)`.
+func applySignature(p *specparse.Probe, params []bpf.ParamType, lookup btf.TypeLookup) []bpf.ParamType {
+	if p.Params == nil {
+		return params
+	}
+	out := make([]bpf.ParamType, len(p.Params))
+	for i, prm := range p.Params {
+		t, err := btf.ParseCType(prm.Type.String(), 8, false, lookup)
+		if err != nil {
+			t = nil
+		}
+		out[i] = bpf.ParamType{Name: prm.Name, Type: t}
+	}
+	return out
+}
+
+// resolveTracepoint plans a tracepoint probe on category:event (with
+// wildcards: every match must share the first one's format).
+func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, event, display string) (*tracePlan, error) {
+	pos, end := p.LibraryPos, p.FuncPos+specparse.Pos(len(p.Func))
+	events, err := tracefs.Events()
+	if err != nil {
+		return nil, err
+	}
+	catRE, err1 := specparse.Glob(category)
+	evRE, err2 := specparse.Glob(event)
+	if err1 != nil || err2 != nil {
+		return nil, specErr(spec, pos, end, "bad tracepoint pattern %s:%s", category, event)
+	}
+	var targets []bpf.Target
+	var names []string
+	for _, ev := range events {
+		names = append(names, ev.Category+":"+ev.Name)
+		if catRE.MatchString(ev.Category) && evRE.MatchString(ev.Name) {
+			name := ev.Name
+			if len(targets) == 0 && display != event {
+				name = display
+			}
+			targets = append(targets, bpf.Target{Name: name, Category: ev.Category, Event: ev.Name, Slot: uint32(len(targets))})
+		}
+	}
+	if len(targets) == 0 {
+		return nil, specErr(spec, pos, end, "unknown tracepoint %s:%s%s", category, event, didYouMean(suggest(category+":"+event, names, 3)))
+	}
+	format, err := tracefs.ReadFormat(targets[0].Category, targets[0].Event)
+	if err != nil {
+		return nil, err
+	}
+	var fields []bpf.Arg
+	for _, f := range format.Fields {
+		if f.Common {
+			continue
+		}
+		t, err := btf.ParseCType(f.Type, f.Size, f.Signed, r.kernelLookup)
+		if err != nil {
+			t = nil
+		}
+		a := bpf.Arg{Name: f.Name, Type: t, Kind: bpf.ArgCtx, Off: int16(f.Offset), Size: f.Size, Signed: f.Signed, User: f.User}
+		if f.DataLoc {
+			a.Kind, a.Size = bpf.ArgDataLoc, 4
+		} else if a.Size > 8 || (a.Size != 1 && a.Size != 2 && a.Size != 4 && a.Size != 8) {
+			a.Size = 0 // arrays: addressed, not loaded
+		}
+		fields = append(fields, a)
+	}
+	syscall := targets[0].Category == "syscalls"
+	plan := &tracePlan{probe: p, spec: spec, kind: bpf.Tracepoint, targets: targets, modes: []bpf.Mode{bpf.ModeTracepoint}}
+	if syscall {
+		plan.kind = bpf.SyscallEnter
+		if strings.HasPrefix(targets[0].Event, "sys_exit_") {
+			plan.kind = bpf.SyscallExit
+		}
+	}
+	if err := r.env.Features.Have(bpf.FeatTracepoint); err != nil {
+		return nil, err
+	}
+	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
+		pc := &bpf.ProbeContext{Mode: m, Fields: fields, UserMemory: syscall, Types: r.kernelTypes(), Kernel: r.kernelTypes()}
+		if syscall {
+			for _, f := range fields {
+				switch {
+				case f.Name == "__syscall_nr":
+				case f.Name == "ret" && plan.kind == bpf.SyscallExit:
+					ret := f
+					pc.Ret, pc.Return = &ret, true
+				default:
+					pc.Args = append(pc.Args, f)
+				}
+			}
+		}
+		return pc, nil
+	}
+	return plan, nil
+}
+
+func (r *traceResolver) openBinary(p *specparse.Probe, spec string) (*dwarfinfo.Binary, error) {
+	path, err := dwarfinfo.FindBinary(p.Library)
+	if err == nil {
+		var b *dwarfinfo.Binary
+		if b, err = dwarfinfo.Open(path); err == nil {
+			return b, nil
+		}
+	}
+	return nil, specErr(spec, p.LibraryPos, p.LibraryPos+specparse.Pos(len(p.Library)), "%v", err)
+}
+
+// dwarfRegs maps x86_64 DWARF register numbers to pt_regs names.
+var dwarfRegs = []string{"ax", "dx", "cx", "bx", "si", "di", "bp", "sp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+
+func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan, error) {
+	pos, end := funcSpanOf(p)
+	b, err := r.openBinary(p, spec)
+	if err != nil {
+		return nil, err
+	}
+	syms, err := b.Functions()
+	if err != nil {
+		return nil, err
+	}
+	pat, err := specparse.Glob(p.Func)
+	if err != nil {
+		return nil, specErr(spec, pos, end, "%v", err)
+	}
+	var matched []dwarfinfo.Symbol
+	var names []string
+	for _, s := range syms {
+		names = append(names, s.Name)
+		if pat.MatchString(s.Name) || pat.MatchString(s.Demangled) {
+			matched = append(matched, s)
+		}
+	}
+	if len(matched) == 0 {
+		return nil, specErr(spec, pos, end, "no function %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
+	}
+	isGo := b.IsGo()
+	ret := p.Kind == specparse.Return
+	plan := &tracePlan{probe: p, spec: spec, kind: bpf.UserFunc, ret: ret}
+	if ret && isGo {
+		// uretprobes corrupt Go's moving stacks: probe every RET instead.
+		plan.ret = false
+		for _, s := range matched {
+			offs, err := retSites(b.Path(), s)
+			if err != nil {
+				return nil, specErr(spec, pos, end, "can't place return probes on Go function %s: %v (uretprobes would crash a Go program)", s.Name, err)
+			}
+			for _, off := range offs {
+				plan.targets = append(plan.targets, bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: off, Slot: uint32(len(plan.targets))})
+			}
+		}
+		r.env.logf("%s is a Go binary: tracing returns of %s with uprobes on its %d RET instructions", b.Path(), p.Func, len(plan.targets))
+	} else {
+		for _, s := range matched {
+			plan.targets = append(plan.targets, bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset + p.Offset, Slot: uint32(len(plan.targets))})
+		}
+	}
+	modes, err := bpf.UsableModes(bpf.UserFunc, r.env.Features)
+	if err != nil {
+		return nil, err
+	}
+	plan.modes = modes
+	var params []bpf.ParamType
+	var retType ebtf.Type = &ebtf.Int{Name: "u64", Size: 8}
+	var locs []dwarfinfo.Location
+	if len(matched) == 1 {
+		if fn, err := b.Func(matched[0].Name); err == nil {
+			for _, prm := range fn.Params {
+				params = append(params, bpf.ParamType{Name: prm.Name, Type: prm.Type})
+			}
+			if fn.Ret != nil {
+				retType = fn.Ret
+			}
+			locs, _ = b.ParamLocations(matched[0].Name)
+		}
+	}
+	if p.Params != nil {
+		params, locs = applySignature(p, params, b.Type), nil
+	}
+	var types bpf.TypeSource = b
+	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
+		pc := &bpf.ProbeContext{Mode: m, Return: ret, Regs: true, UserMemory: true, Types: types, Kernel: r.kernelTypes()}
+		switch {
+		case isGo:
+			pc.Args = bpf.GoArgs(padParams(params, 9))
+			if ret {
+				pc.Ret = &bpf.Arg{Name: "retval", Type: retType, Kind: bpf.ArgCtx, Off: 80, Size: 8, Signed: isSignedType(retType), User: true}
+			}
+		default:
+			pc.Args = bpf.RegArgs(padParams(params, 6), true)
+			for i, l := range locs {
+				if i < len(pc.Args) && l.Kind == dwarfinfo.LocReg && l.AtEntry && l.Reg >= 0 && l.Reg < len(dwarfRegs) {
+					off, _ := bpf.PtRegsOffset(dwarfRegs[l.Reg])
+					pc.Args[i].Off = off
+				}
+			}
+			if ret {
+				pc.Ret = bpf.RetReg(retType)
+				pc.Ret.User = true
+			}
+		}
+		return pc, nil
+	}
+	return plan, nil
+}
+
+// retSites returns the file offsets of the RET instructions of a function,
+// decoded with x86asm.
+func retSites(path string, s dwarfinfo.Symbol) ([]uint64, error) {
+	if s.Size == 0 {
+		return nil, fmt.Errorf("symbol has no size")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	code := make([]byte, s.Size)
+	if _, err := f.ReadAt(code, int64(s.Offset)); err != nil {
+		return nil, err
+	}
+	var offs []uint64
+	for i := 0; i < len(code); {
+		inst, err := x86asm.Decode(code[i:], 64)
+		if err != nil || inst.Len == 0 {
+			i++ // padding or data: skip a byte
+			continue
+		}
+		if inst.Op == x86asm.RET {
+			offs = append(offs, s.Offset+uint64(i))
+		}
+		i += inst.Len
+	}
+	if len(offs) == 0 {
+		return nil, fmt.Errorf("no RET instruction found")
+	}
+	return offs, nil
+}
+
+func (r *traceResolver) resolveUSDT(p *specparse.Probe, spec string) (*tracePlan, error) {
+	pos, end := funcSpanOf(p)
+	b, err := r.openBinary(p, spec)
+	if err != nil {
+		return nil, err
+	}
+	probes, err := b.USDT()
+	if err != nil {
+		return nil, err
+	}
+	pat, err := specparse.Glob(p.Func)
+	if err != nil {
+		return nil, specErr(spec, pos, end, "%v", err)
+	}
+	plan := &tracePlan{probe: p, spec: spec, kind: bpf.UserFunc}
+	var first *dwarfinfo.USDTProbe
+	var names []string
+	for i, u := range probes {
+		names = append(names, u.Name)
+		if (p.Provider == "" || p.Provider == u.Provider) && pat.MatchString(u.Name) {
+			if first == nil {
+				first = &probes[i]
+			}
+			plan.targets = append(plan.targets, bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset, Slot: uint32(len(plan.targets))})
+		}
+	}
+	if first == nil {
+		if len(probes) == 0 {
+			return nil, specErr(spec, pos, end, "%s has no USDT probes (no .note.stapsdt section)", b.Path())
+		}
+		return nil, specErr(spec, pos, end, "unknown USDT probe %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
+	}
+	uargs, err := dwarfinfo.ParseUSDTArgs(first.Args)
+	if err != nil {
+		return nil, specErr(spec, pos, end, "USDT probe %s: %v", first.Name, err)
+	}
+	var args []bpf.Arg
+	for i, ua := range uargs {
+		enc := ebtf.Unsigned
+		if ua.Signed {
+			enc = ebtf.Signed
+		}
+		a := bpf.Arg{Name: fmt.Sprintf("arg%d", i+1), Type: &ebtf.Int{Size: uint32(ua.Size), Encoding: enc}, Size: 8, Signed: ua.Signed, User: true}
+		switch ua.Kind {
+		case dwarfinfo.ArgReg:
+			off, ok := bpf.PtRegsOffset(ua.Reg)
+			if !ok {
+				return nil, specErr(spec, pos, end, "USDT probe %s: unsupported register in %q", first.Name, ua.Spec)
+			}
+			a.Kind, a.Off = bpf.ArgCtx, off
+		case dwarfinfo.ArgMem:
+			off, ok := bpf.PtRegsOffset(ua.Reg)
+			if !ok || ua.Index != "" || ua.Symbol != "" {
+				return nil, specErr(spec, pos, end, "USDT probe %s: unsupported operand %q", first.Name, ua.Spec)
+			}
+			a.Kind, a.Off, a.Disp, a.Size = bpf.ArgMem, off, int32(ua.Offset), ua.Size
+		case dwarfinfo.ArgConst:
+			a.Kind, a.Const = bpf.ArgConst, ua.Const
+		}
+		args = append(args, a)
+	}
+	modes, err := bpf.UsableModes(bpf.UserFunc, r.env.Features)
+	if err != nil {
+		return nil, err
+	}
+	plan.modes = modes
+	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
+		return &bpf.ProbeContext{Mode: m, Regs: true, UserMemory: true, Args: args, Types: b, Kernel: r.kernelTypes()}, nil
+	}
+	return plan, nil
+}
