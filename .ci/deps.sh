@@ -17,7 +17,7 @@
 # Environment: BTOOL_KERNELS (kernel dir), BTOOL_CACHE (default ~/.cache/btool).
 set -euo pipefail
 
-cache=${BTOOL_CACHE:-$HOME/.cache/btool}
+cache=${BTOOL_CACHE:-${HOME:-/root}/.cache/btool}
 kernels=${BTOOL_KERNELS:-$cache/kernels}
 debs=$cache/debs
 

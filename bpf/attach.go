@@ -18,7 +18,7 @@ import (
 type AttachedGroup struct {
 	Kind    TargetKind
 	Mode    Mode
-	Targets []Target   // the targets that are attached
+	Targets []Target        // the targets that are attached
 	Skipped []SkippedTarget // targets that failed individually (per-target modes only)
 	Tried   []error         // modes that failed before Mode worked, in ladder order
 }

@@ -362,7 +362,9 @@ func writeStack(w io.Writer, addrs []uint64, id int32, user bool, pid uint32, sh
 	FormatStack(w, addrs, user, pid, showAddr, sym)
 }
 
-func leU32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func leU32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 // funcName is the FUNC column: the target the event came from.
 func funcName(plan *tracePlan, target uint64) string {

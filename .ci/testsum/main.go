@@ -100,7 +100,10 @@ func main() {
 					}
 				}
 				if ev.Action == "skip" || p.pass+p.fail+p.skip == 0 {
-					status = "?   "
+					if ev.Action != "fail" {
+						fmt.Printf("?    %s [no tests]\n", ev.Package)
+						continue
+					}
 				}
 				fmt.Printf("%s %-55s %6.1fs  %d passed, %d failed, %d skipped\n",
 					status, ev.Package, ev.Elapsed, p.pass, p.fail, p.skip)

@@ -21,7 +21,9 @@
 //     /workloads/<name>, /tests/<pkg>.test, and each package's testdata/
 //     under /src/<pkg>/ (the module's top-level testdata under /src/testdata).
 //  4. Boots each kernel with qemu-system-x86_64 -cpu max (TCG software
-//     emulation; never KVM) with 1 GB and 2 CPUs. The per-kernel settings
+//     emulation; never KVM) with 1 GB and 2 CPUs and tsc=reliable (see
+//     BootKernel: without it 6.1 may use the HPET clocksource, making every
+//     clock read a syscall and the guest crawl). The per-kernel settings
 //     ride on the kernel command line, which hands unknown name=value
 //     parameters to init as environment: BTOOL_VM=<label> and
 //     BTOOL_EXPECT_FEATURES=<ExpectedFeatures[label]>.

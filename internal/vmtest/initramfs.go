@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -130,8 +131,9 @@ func shellQuote(s string) string {
 
 // WriteInitramfs writes the VM's initramfs (an uncompressed newc archive)
 // to dst: busybox, /init, the payload's binaries (/bin/btool,
-// /workloads/<name>, /tests/<BinaryName>) and, under /src, the module root's
-// testdata and each package's testdata directory.
+// /workloads/<name>, /tests/<BinaryName>) and, under /src, every testdata
+// directory of the module (they are small, and tests reach into each
+// other's through testutil.RepoRoot, which is /src in the VM).
 func WriteInitramfs(dst, busybox, root string, p *Payload, o InitOptions) (err error) {
 	f, err := os.Create(dst)
 	if err != nil {
@@ -159,15 +161,37 @@ func WriteInitramfs(dst, busybox, root string, p *Payload, o InitOptions) (err e
 	for _, w := range p.Workloads {
 		c.CopyFile(path.Join("workloads", filepath.Base(w)), w)
 	}
-	if fi, err := os.Stat(filepath.Join(root, "testdata")); err == nil && fi.IsDir() {
-		c.CopyTree("src/testdata", filepath.Join(root, "testdata"))
-	}
 	for _, pkg := range p.Packages {
 		c.CopyFile(path.Join("tests", pkg.BinaryName()), filepath.Join(p.Dir, "tests", pkg.BinaryName()))
 		c.Dir(path.Join("src", pkg.Rel))
-		if fi, err := os.Stat(filepath.Join(pkg.Dir, "testdata")); err == nil && fi.IsDir() {
-			c.CopyTree(path.Join("src", pkg.Rel, "testdata"), filepath.Join(pkg.Dir, "testdata"))
-		}
+	}
+	if err := copyTestdata(c, root); err != nil {
+		return err
 	}
 	return c.Close()
+}
+
+// copyTestdata adds every testdata directory under root (skipping the
+// directories the go command ignores) to c at src/<its path below root>.
+func copyTestdata(c *CPIOWriter, root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() || p == root {
+			return nil
+		}
+		if name := d.Name(); strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+			return filepath.SkipDir
+		}
+		if d.Name() != "testdata" {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		c.CopyTree(path.Join("src", filepath.ToSlash(rel)), p)
+		return filepath.SkipDir
+	})
 }

@@ -62,6 +62,8 @@ func TestWriteInitramfs(t *testing.T) {
 	root := filepath.Join(dir, "repo")
 	write(filepath.Join(root, "testdata", "shared.txt"), "shared")
 	write(filepath.Join(root, "pkg", "testdata", "in.txt"), "input")
+	write(filepath.Join(root, "other", "testdata", "x.txt"), "other package's")
+	write(filepath.Join(root, ".git", "testdata", "no.txt"), "ignored")
 	payload := filepath.Join(dir, "payload")
 	write(filepath.Join(payload, "tests", "pkg.test"), "test binary")
 	write(filepath.Join(payload, "workloads", "getpid"), "workload")
@@ -86,13 +88,14 @@ func TestWriteInitramfs(t *testing.T) {
 		files[e.name] = e.data
 	}
 	for name, want := range map[string]string{
-		"bin/busybox":             "busybox",
-		"bin/sh":                  "busybox",
-		"tests/pkg.test":          "test binary",
-		"workloads/getpid":        "workload",
-		"src/testdata/shared.txt": "shared",
-		"src/pkg/testdata/in.txt": "input",
-		"dev/console":             "",
+		"bin/busybox":              "busybox",
+		"bin/sh":                   "busybox",
+		"tests/pkg.test":           "test binary",
+		"workloads/getpid":         "workload",
+		"src/testdata/shared.txt":  "shared",
+		"src/pkg/testdata/in.txt":  "input",
+		"src/other/testdata/x.txt": "other package's",
+		"dev/console":              "",
 	} {
 		if have, ok := files[name]; !ok || have != want {
 			t.Errorf("%s = %q (present %v), want %q", name, have, ok, want)
@@ -100,6 +103,9 @@ func TestWriteInitramfs(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(files["init"]), []byte("run 'pkg' 'pkg.test'")) {
 		t.Errorf("/init does not run pkg:\n%s", files["init"])
+	}
+	if _, ok := files["src/.git/testdata/no.txt"]; ok {
+		t.Errorf(".git was copied")
 	}
 	if _, ok := files["bin/btool"]; ok {
 		t.Errorf("bin/btool is in the initramfs without a btool in the payload")

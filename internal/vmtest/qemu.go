@@ -55,7 +55,12 @@ func BootKernel(ctx context.Context, k Kernel, o BootOptions) (*Boot, error) {
 		ConsoleLog: filepath.Join(o.WorkDir, "console-"+k.Label+".log"),
 		ResultsLog: filepath.Join(o.WorkDir, "results-"+k.Label+".log"),
 	}
-	cmdline := []string{"console=ttyS0", "panic=-1", "BTOOL_VM=" + k.Label}
+	// tsc=reliable: under TCG, 6.1 often finds the vCPUs' TSCs
+	// "unsynchronized" and falls back to the HPET, which the vDSO cannot read,
+	// so every clock_gettime becomes a slow emulated syscall and a Go test
+	// binary tracing syscalls livelocked the guest (RCU stalls) for 20 minutes.
+	// The vCPUs share QEMU's clock, so their TSCs are in fact synchronized.
+	cmdline := []string{"console=ttyS0", "panic=-1", "tsc=reliable", "BTOOL_VM=" + k.Label}
 	if len(k.Features) > 0 {
 		// Unknown name=value parameters become init's environment.
 		cmdline = append(cmdline, "BTOOL_EXPECT_FEATURES="+strings.Join(k.Features, ","))

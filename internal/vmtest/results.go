@@ -112,15 +112,18 @@ func (p *PackageResult) Failed() bool {
 	return walk(p.Tests)
 }
 
-// framingRE matches the lines the testing package frames tests with.
-var framingRE = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)\s|--- (PASS|FAIL|SKIP): )`)
+var (
+	// framingRE matches the lines the testing package frames tests with.
+	framingRE = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)\s|--- (PASS|FAIL|SKIP): )`)
+	// verdictRE matches a verdict line; test2json does not pass on its time.
+	verdictRE = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): .* \(([0-9.]+)s\)\s*$`)
+)
 
 // testEvent is the part of a test2json event we use.
 type testEvent struct {
-	Action  string
-	Test    string
-	Elapsed float64
-	Output  string
+	Action string
+	Test   string
+	Output string
 }
 
 // ParseTestOutput turns the -test.v=test2json output of a test binary into
@@ -166,12 +169,13 @@ func ParseTestOutput(ctx context.Context, pkg string, out []byte) (*PackageResul
 		}
 		switch ev.Action {
 		case "output":
-			if !framingRE.MatchString(ev.Output) {
+			if m := verdictRE.FindStringSubmatch(ev.Output); m != nil {
+				t.Elapsed, _ = strconv.ParseFloat(m[2], 64)
+			} else if !framingRE.MatchString(ev.Output) {
 				t.Output += ev.Output
 			}
 		case "pass", "fail", "skip":
 			t.Action = ev.Action
-			t.Elapsed = ev.Elapsed
 		}
 	}
 	pr.Output = pkgOut.String()

@@ -92,6 +92,10 @@ func TestParseTestOutput(t *testing.T) {
 		t.Errorf("package action %q, Failed() %v; want fail, true", pr.Action, pr.Failed())
 	}
 
+	if e := pr.Tests[0].Elapsed; e != 0.5 {
+		t.Errorf("TestKernelPass took %vs, want 0.5s", e)
+	}
+
 	// A binary that died in the middle of a test: the test has no verdict.
 	pr, err = ParseTestOutput(context.Background(), "p", []byte("\x16=== RUN   TestKernelHang\nlast words\n"))
 	if err != nil {

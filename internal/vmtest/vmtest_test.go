@@ -130,7 +130,8 @@ func reportBoot(ctx context.Context, t *testing.T, boot *Boot, pkgs []Package) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("VM %s (kernel %s) ran for %.1fs", boot.Kernel.Label, res.VM, boot.Elapsed.Seconds())
+	t.Logf("VM %s: kernel %s, qemu ran for %.1fs", boot.Kernel.Label,
+		strings.TrimPrefix(res.VM, boot.Kernel.Label+" "), boot.Elapsed.Seconds())
 	for _, w := range res.Warnings {
 		t.Errorf("VM setup: %s", w)
 	}

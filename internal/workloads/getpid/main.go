@@ -18,8 +18,13 @@ import (
 )
 
 func main() {
-	if !strings.Contains(os.Getenv("GODEBUG"), "asyncpreemptoff=1") {
-		env := append(os.Environ(), "GODEBUG=asyncpreemptoff=1"+sep(os.Getenv("GODEBUG")))
+	if godebug := os.Getenv("GODEBUG"); !strings.HasPrefix(godebug, "asyncpreemptoff=1") {
+		env := []string{"GODEBUG=asyncpreemptoff=1" + sep(godebug)}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GODEBUG=") {
+				env = append(env, kv)
+			}
+		}
 		if err := syscall.Exec("/proc/self/exe", os.Args, env); err != nil {
 			fmt.Fprintln(os.Stderr, "getpid: re-exec without async preemption:", err)
 			os.Exit(1)
