@@ -229,6 +229,11 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 	}
 	clk := NewClock()
 	sym := NewSymbolizer()
+	if o.PID != 0 {
+		// Capture the target's mappings now: it may exit before its
+		// first event is read.
+		sym.Snapshot(uint32(o.PID))
+	}
 	if !o.JSON {
 		fmt.Fprintln(env.Out, cols.Header())
 	}

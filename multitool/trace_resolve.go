@@ -387,6 +387,9 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 		r.env.logf("%s is a Go binary: tracing returns of %s with uprobes on its %d RET instructions", b.Path(), p.Func, len(plan.targets))
 	} else {
 		for _, s := range matched {
+			if p.Offset != 0 && s.Size != 0 && p.Offset >= s.Size {
+				return nil, specErr(spec, pos, p.End, "offset %#x is past the end of %s (%d bytes)", p.Offset, s.Demangled, s.Size)
+			}
 			plan.targets = append(plan.targets, bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset + p.Offset, Slot: uint32(len(plan.targets))})
 		}
 	}

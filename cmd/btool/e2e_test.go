@@ -257,7 +257,7 @@ func haveFeature(t *testing.T, name string) bool {
 
 // buildC compiles a C or C++ fixture from testdata/c with debug info. Tests
 // that need it skip where there is no compiler (inside the VMs).
-func buildC(t *testing.T, src string) string {
+func buildC(t *testing.T, src string, flags ...string) string {
 	t.Helper()
 	cc := "gcc"
 	if strings.HasSuffix(src, ".cc") {
@@ -267,8 +267,8 @@ func buildC(t *testing.T, src string) string {
 		t.Skipf("no %s to build %s", cc, src)
 	}
 	out := filepath.Join(t.TempDir(), strings.TrimSuffix(src, filepath.Ext(src)))
-	cmd := exec.Command(cc, "-O1", "-g", "-I", filepath.Join(testutil.RepoRoot(), "dwarfinfo", "testdata"),
-		"-o", out, filepath.Join(testutil.RepoRoot(), "testdata", "c", src))
+	args := append([]string{"-O1", "-g", "-fno-omit-frame-pointer", "-I", filepath.Join(testutil.RepoRoot(), "dwarfinfo", "testdata")}, flags...)
+	cmd := exec.Command(cc, append(args, "-o", out, filepath.Join(testutil.RepoRoot(), "testdata", "c", src))...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cc, err, b)
 	}
