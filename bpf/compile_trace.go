@@ -50,6 +50,27 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 	g := newCodegen(ct.StringSize)
 	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
 
+	// raw_syscalls: one program on sys_enter/sys_exit sees every syscall.
+	if o.Syscall != 0 {
+		nr := int32(o.Syscall - 1)
+		if o.SyscallExit {
+			// args[0] is the task's pt_regs; the number is regs->orig_ax.
+			g.emit(
+				asm.LoadMem(asm.R3, asm.R6, 0, asm.DWord),
+				asm.Add.Imm(asm.R3, ptRegsOrigAX),
+				asm.Mov.Reg(asm.R1, asm.RFP),
+				asm.Add.Imm(asm.R1, stackScratch),
+				asm.Mov.Imm(asm.R2, 8),
+				asm.FnProbeReadKernel.Call(),
+				asm.JNE.Imm(asm.R0, 0, "exit"),
+				asm.LoadMem(asm.R0, asm.RFP, stackScratch, asm.DWord),
+			)
+		} else {
+			g.emit(asm.LoadMem(asm.R0, asm.R6, 8, asm.DWord)) // args[1] = id
+		}
+		g.emit(asm.JNE.Imm(asm.R0, nr, "exit"))
+	}
+
 	// Filters.
 	havePidTgid := o.PID != 0 || o.TID != 0 || o.SkipTGID != 0
 	if havePidTgid {

@@ -162,6 +162,11 @@ type TraceOptions struct {
 	KernelStack bool         // -K: bpf_get_stackid into MapStacks for HdrKStack
 	UserStack   bool         // -U: likewise, BPF_F_USER_STACK, for HdrUStack
 	PerfBuffer  bool         // emit with bpf_perf_event_output to a PERF_EVENT_ARRAY (kernels < 5.8) instead of the ring buffer
+	// Syscall, when not zero, is 1 + the syscall number a raw_syscalls
+	// program (raw tracepoint sys_enter or sys_exit) accepts; others
+	// exit at once. SyscallExit says the program is on sys_exit.
+	Syscall     int
+	SyscallExit bool
 }
 
 // The phase functions, implemented in check.go and compile_trace.go:

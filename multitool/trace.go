@@ -1,6 +1,8 @@
 package multitool
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -124,6 +126,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 				return nil, err
 			}
 			opts := topts
+			if m == bpf.ModeRawSyscalls {
+				opts.Syscall, opts.SyscallExit = plan.syscall, plan.kind == bpf.SyscallExit
+			}
 			switch {
 			case target >= 0:
 				opts.TargetFrom, opts.Target = bpf.TargetConst, uint32(target)
@@ -287,9 +292,67 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 	var dec TraceDecoder
 	var ev TraceEvent
 	printed := 0
-	var line strings.Builder
+	// Lines are built in reused buffers and written through a 64 KiB
+	// buffer that is flushed whenever the ring buffer runs dry, so a burst
+	// costs one write per 64 KiB and a lone event appears at once.
+	bw := bufio.NewWriterSize(env.Out, 64<<10)
+	defer bw.Flush()
+	var msgBuf, line []byte
+	printEvent := func(rec []byte) (bool, error) {
+		if len(rec) < bpf.HdrSize {
+			return false, nil
+		}
+		pi := int(leU32(rec[bpf.HdrProbe:]))
+		if pi >= len(tps) {
+			return false, nil
+		}
+		tp := tps[pi]
+		if err := dec.Decode(rec, tp.layout, &ev); err != nil {
+			return false, nil
+		}
+		if o.Name != "" && !strings.Contains(ev.Comm, o.Name) {
+			return false, nil
+		}
+		if needSyms[pi] || o.UserStack {
+			sym.Snapshot(ev.PID)
+		}
+		msgBuf = AppendMessage(msgBuf[:0], tp.verbs, ev.Values, sym, ev.PID)
+		if o.MsgFilter != "" && !bytes.Contains(msgBuf, []byte(o.MsgFilter)) {
+			return false, nil
+		}
+		msg := string(msgBuf)
+		fn := funcName(tp.plan, ev.Target)
+		if o.KernelStack {
+			ev.KAddrs = sess.StackAddrs(ev.KStack)
+		}
+		if o.UserStack {
+			ev.UAddrs = sess.StackAddrs(ev.UStack)
+		}
+		if o.JSON {
+			b, err := TraceJSON(&ev, fn, msg, clk, sym)
+			if err != nil {
+				return false, nil
+			}
+			line = append(append(line[:0], b...), '\n')
+		} else {
+			line = append(cols.AppendLine(line[:0], &ev, fn, msg, clk), '\n')
+		}
+		if _, err := bw.Write(line); err != nil {
+			return false, err
+		}
+		if !o.JSON && (o.KernelStack || o.UserStack) {
+			if o.KernelStack {
+				writeStack(bw, ev.KAddrs, ev.KStack, false, ev.PID, o.Address, sym)
+			}
+			if o.UserStack {
+				writeStack(bw, ev.UAddrs, ev.UStack, true, ev.PID, o.Address, sym)
+			}
+			bw.WriteByte('\n')
+		}
+		return true, nil
+	}
 	for {
-		rec, lost, err := read()
+		rec, remaining, lost, err := read()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, perf.ErrClosed) {
 				return nil
@@ -300,61 +363,18 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 			fmt.Fprintln(env.Err, LostMessage(lost))
 			continue
 		}
-		if len(rec) < bpf.HdrSize {
-			continue
-		}
-		pi := int(leU32(rec[bpf.HdrProbe:]))
-		if pi >= len(tps) {
-			continue
-		}
-		tp := tps[pi]
-		if err := dec.Decode(rec, tp.layout, &ev); err != nil {
-			continue
-		}
-		if o.Name != "" && !strings.Contains(ev.Comm, o.Name) {
-			continue
-		}
-		if needSyms[pi] || o.UserStack {
-			sym.Snapshot(ev.PID)
-		}
-		msg := FormatMessage(tp.verbs, ev.Values, sym, ev.PID)
-		if o.MsgFilter != "" && !strings.Contains(msg, o.MsgFilter) {
-			continue
-		}
-		fn := funcName(tp.plan, ev.Target)
-		line.Reset()
-		if o.KernelStack {
-			ev.KAddrs = sess.StackAddrs(ev.KStack)
-		}
-		if o.UserStack {
-			ev.UAddrs = sess.StackAddrs(ev.UStack)
-		}
-		if o.JSON {
-			b, err := TraceJSON(&ev, fn, msg, clk, sym)
-			if err != nil {
-				return err
-			}
-			line.Write(b)
-			line.WriteByte('\n')
-		} else {
-			line.WriteString(cols.Line(&ev, fn, msg, clk))
-			line.WriteByte('\n')
-			if o.KernelStack || o.UserStack {
-				if o.KernelStack {
-					writeStack(&line, ev.KAddrs, ev.KStack, false, ev.PID, o.Address, sym)
-				}
-				if o.UserStack {
-					writeStack(&line, ev.UAddrs, ev.UStack, true, ev.PID, o.Address, sym)
-				}
-				line.WriteByte('\n')
-			}
-		}
-		if _, err := fmt.Fprint(env.Out, line.String()); err != nil {
+		if ok, err := printEvent(rec); err != nil {
 			return nil // output closed
+		} else if ok {
+			printed++
+			if o.MaxEvents > 0 && printed >= o.MaxEvents {
+				return nil
+			}
 		}
-		printed++
-		if o.MaxEvents > 0 && printed >= o.MaxEvents {
-			return nil
+		if remaining == 0 {
+			if err := bw.Flush(); err != nil {
+				return nil
+			}
 		}
 	}
 }
@@ -380,9 +400,10 @@ func funcName(plan *tracePlan, target uint64) string {
 }
 
 // openEvents opens the session's ring buffer (or perf buffer) and returns
-// a blocking read function returning one record (or a count of records the
-// perf buffer lost) and a function that unblocks and closes it.
-func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, uint64, error), func(), error) {
+// a blocking read function returning one record, the bytes still waiting
+// behind it, and a count of records the perf buffer lost; and a function
+// that unblocks and closes the reader.
+func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64, error), func(), error) {
 	var once sync.Once
 	if sess.Events.Type() == ebpf.RingBuf {
 		rd, err := ringbuf.NewReader(sess.Events)
@@ -390,11 +411,11 @@ func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, uint64, erro
 			return nil, nil, err
 		}
 		var rec ringbuf.Record
-		return func() ([]byte, uint64, error) {
+		return func() ([]byte, int, uint64, error) {
 				if err := rd.ReadInto(&rec); err != nil {
-					return nil, 0, err
+					return nil, 0, 0, err
 				}
-				return rec.RawSample, 0, nil
+				return rec.RawSample, rec.Remaining, 0, nil
 			}, func() {
 				once.Do(func() { rd.Close() })
 			}, nil
@@ -407,11 +428,11 @@ func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, uint64, erro
 		return nil, nil, err
 	}
 	var rec perf.Record
-	return func() ([]byte, uint64, error) {
+	return func() ([]byte, int, uint64, error) {
 			if err := rd.ReadInto(&rec); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
-			return rec.RawSample, rec.LostSamples, nil
+			return rec.RawSample, rec.Remaining, rec.LostSamples, nil
 		}, func() {
 			once.Do(func() { rd.Close() })
 		}, nil

@@ -28,6 +28,9 @@ type tracePlan struct {
 	modes   []bpf.Mode
 	// context returns what a program attached in mode m sees.
 	context func(m bpf.Mode) (*bpf.ProbeContext, error)
+	// syscall is 1 + the syscall number of a single-syscall tracepoint
+	// probe, which the raw_syscalls mode filters on; 0 otherwise.
+	syscall int
 }
 
 // traceResolver caches what several probes share.
@@ -55,12 +58,21 @@ func (r *traceResolver) kernelLookup(name string) (ebtf.Type, error) {
 	return k.Type(name)
 }
 
-// kernelTypes is the TypeSource for kernel probes, nil without BTF.
-func (r *traceResolver) kernelTypes() bpf.TypeSource {
-	if k := r.kernelBTF(); k != nil {
-		return k
+// lazyKernel is a TypeSource that loads kernel BTF (about 10 ms) only when
+// a probe actually names a kernel type, so tracepoint probes start fast.
+func (r *traceResolver) lazyKernel() bpf.TypeSource { return lazyKernel{r} }
+
+type lazyKernel struct{ r *traceResolver }
+
+func (l lazyKernel) Type(name string) (ebtf.Type, error) { return l.r.kernelLookup(name) }
+
+func (l lazyKernel) EnumValue(name string) (int64, bool) {
+	if k := l.r.kernelBTF(); k != nil {
+		if ev, ok := any(k).(interface{ EnumValue(string) (int64, bool) }); ok {
+			return ev.EnumValue(name)
+		}
 	}
-	return nil
+	return 0, false
 }
 
 func specErr(spec string, pos, end specparse.Pos, format string, args ...any) error {
@@ -131,7 +143,7 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 		plan := &tracePlan{probe: p, spec: spec, kind: bpf.KernelFunc, ret: p.Kind == specparse.Return, modes: modes,
 			targets: []bpf.Target{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}
 		plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-			pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, UserMemory: true, Types: r.kernelTypes(), Kernel: r.kernelTypes()}
+			pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, UserMemory: true, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
 			regsOff := int16(112) // rdi of the wrapper's pt_regs
 			if m == bpf.ModeFentry {
 				regsOff = 0
@@ -194,7 +206,7 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 	params = applySignature(p, params, r.kernelLookup)
 	plan := &tracePlan{probe: p, spec: spec, kind: bpf.KernelFunc, ret: p.Kind == specparse.Return, modes: modes, targets: targets}
 	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, Types: r.kernelTypes(), Kernel: r.kernelTypes()}
+		pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
 		if m == bpf.ModeFentry {
 			args, retOff, err := bpf.FentryArgs(params)
 			if err != nil {
@@ -255,9 +267,17 @@ func applySignature(p *specparse.Probe, params []bpf.ParamType, lookup btf.TypeL
 // wildcards: every match must share the first one's format).
 func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, event, display string) (*tracePlan, error) {
 	pos, end := p.LibraryPos, p.FuncPos+specparse.Pos(len(p.Func))
-	events, err := tracefs.Events()
-	if err != nil {
-		return nil, err
+	var events []tracefs.Event
+	if !strings.ContainsAny(category+event, "*?[") {
+		if _, err := tracefs.ReadFormat(category, event); err == nil {
+			events = []tracefs.Event{{Category: category, Name: event}}
+		}
+	}
+	if events == nil {
+		var err error
+		if events, err = tracefs.Events(); err != nil {
+			return nil, err
+		}
 	}
 	catRE, err1 := specparse.Glob(category)
 	evRE, err2 := specparse.Glob(event)
@@ -307,14 +327,26 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 		if strings.HasPrefix(targets[0].Event, "sys_exit_") {
 			plan.kind = bpf.SyscallExit
 		}
+		// One syscall: a raw tracepoint on sys_enter/sys_exit filtered by
+		// number attaches and detaches in microseconds, where a perf-event
+		// tracepoint costs an RCU grace period (~75 ms) to close.
+		if nr, ok := syscalls.NumberForTracepoint(targets[0].Event); ok && len(targets) == 1 && r.env.Features.Have(bpf.FeatRawTracepoint) == nil {
+			plan.modes = []bpf.Mode{bpf.ModeRawSyscalls, bpf.ModeTracepoint}
+			plan.syscall = nr + 1
+		}
 	}
-	if err := r.env.Features.Have(bpf.FeatTracepoint); err != nil {
+	if err := r.env.Features.Have(bpf.FeatTracepoint); err != nil && plan.syscall == 0 {
 		return nil, err
 	}
 	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		pc := &bpf.ProbeContext{Mode: m, Fields: fields, UserMemory: syscall, Types: r.kernelTypes(), Kernel: r.kernelTypes()}
+		pc := &bpf.ProbeContext{Mode: m, UserMemory: syscall, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
+		if m == bpf.ModeRawSyscalls {
+			pc.Fields = rawSyscallFields(fields, plan.kind == bpf.SyscallExit)
+		} else {
+			pc.Fields = fields
+		}
 		if syscall {
-			for _, f := range fields {
+			for _, f := range pc.Fields {
 				switch {
 				case f.Name == "__syscall_nr":
 				case f.Name == "ret" && plan.kind == bpf.SyscallExit:
@@ -328,6 +360,29 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 		return pc, nil
 	}
 	return plan, nil
+}
+
+// rawSyscallFields maps a syscall tracepoint's fields onto what a raw
+// tracepoint on sys_enter/sys_exit sees: args[0] is the task's user
+// registers (the arguments, in the syscall ABI's registers), args[1] the
+// syscall number on entry and the return value on exit.
+func rawSyscallFields(fields []bpf.Arg, exit bool) []bpf.Arg {
+	var params []bpf.ParamType
+	var out []bpf.Arg
+	for _, f := range fields {
+		switch {
+		case f.Name == "__syscall_nr" && !exit:
+			out = append(out, bpf.Arg{Name: f.Name, Type: f.Type, Kind: bpf.ArgCtx, Off: 8, Size: 8, Signed: true})
+		case f.Name == "ret" && exit:
+			out = append(out, bpf.Arg{Name: f.Name, Type: f.Type, Kind: bpf.ArgCtx, Off: 8, Size: 8, Signed: true})
+		case f.Name != "__syscall_nr":
+			params = append(params, bpf.ParamType{Name: f.Name, Type: f.Type})
+		}
+	}
+	if !exit {
+		out = append(out, bpf.SyscallWrapperArgs(params, 0)...)
+	}
+	return out
 }
 
 func (r *traceResolver) openBinary(p *specparse.Probe, spec string) (*dwarfinfo.Binary, error) {
@@ -417,7 +472,7 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 	}
 	var types bpf.TypeSource = b
 	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		pc := &bpf.ProbeContext{Mode: m, Return: ret, Regs: true, UserMemory: true, Types: types, Kernel: r.kernelTypes()}
+		pc := &bpf.ProbeContext{Mode: m, Return: ret, Regs: true, UserMemory: true, Types: types, Kernel: r.lazyKernel()}
 		switch {
 		case isGo:
 			pc.Args = bpf.GoArgs(padParams(params, 9))
@@ -542,7 +597,7 @@ func (r *traceResolver) resolveUSDT(p *specparse.Probe, spec string) (*tracePlan
 	}
 	plan.modes = modes
 	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		return &bpf.ProbeContext{Mode: m, Regs: true, UserMemory: true, Args: args, Types: b, Kernel: r.kernelTypes()}, nil
+		return &bpf.ProbeContext{Mode: m, Regs: true, UserMemory: true, Args: args, Types: b, Kernel: r.lazyKernel()}, nil
 	}
 	return plan, nil
 }

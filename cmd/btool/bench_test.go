@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"sort"
@@ -74,7 +75,7 @@ func report(b *testing.B, prefix string, ready, exit []time.Duration, rss []int6
 	b.ReportMetric(float64(rss[len(rss)-1])/(1<<20), prefix+"peak-rss-MB")
 }
 
-func benchLaunch(b *testing.B, btoolArgs []string, bpftraceProg string) {
+func benchLaunch(b *testing.B, readyLine string, btoolArgs []string, bpftraceProg string) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
@@ -82,7 +83,7 @@ func benchLaunch(b *testing.B, btoolArgs []string, bpftraceProg string) {
 	var ready, exit []time.Duration
 	var rss []int64
 	for i := 0; i < b.N; i++ {
-		r, e, m := launch(b, "Tracing", bin, btoolArgs...)
+		r, e, m := launch(b, readyLine, bin, btoolArgs...)
 		ready, exit, rss = append(ready, r), append(exit, e), append(rss, m)
 	}
 	report(b, "btool-", ready, exit, rss)
@@ -97,14 +98,14 @@ func benchLaunch(b *testing.B, btoolArgs []string, bpftraceProg string) {
 // BenchmarkLaunchOneTracepoint: launch to one tracepoint attached (the
 // banner is printed only after attaching), then exit.
 func BenchmarkLaunchOneTracepoint(b *testing.B) {
-	benchLaunch(b, []string{"funccount", "t:sched:sched_process_fork"},
+	benchLaunch(b, "Tracing", []string{"funccount", "t:sched:sched_process_fork"},
 		`tracepoint:sched:sched_process_fork { @[probe] = count(); } BEGIN { printf("ready\n"); }`)
 }
 
 // BenchmarkLaunchAllSyscalls: attach and detach every syscalls:sys_enter_*
 // tracepoint.
 func BenchmarkLaunchAllSyscalls(b *testing.B) {
-	benchLaunch(b, []string{"funccount", "t:syscalls:sys_enter_*"},
+	benchLaunch(b, "Tracing", []string{"funccount", "t:syscalls:sys_enter_*"},
 		`tracepoint:syscalls:sys_enter_* { @[probe] = count(); } BEGIN { printf("ready\n"); }`)
 }
 
@@ -156,5 +157,124 @@ func BenchmarkGetpidOverhead(b *testing.B) {
 	if bt, err := exec.LookPath("bpftrace"); err == nil && os.Getenv("BTOOL_BENCH_NO_BPFTRACE") == "" {
 		d := under(bt, "-e", `tracepoint:syscalls:sys_enter_getpid { @ = count(); } BEGIN { printf("ready\n"); }`)
 		b.ReportMetric((float64(d)-float64(bare)/float64(b.N))/n, "bpftrace-ns/event")
+	}
+}
+
+// BenchmarkTraceLaunchTracepoint: launch to attached for a trace spec on a
+// tracepoint (the header is printed once every probe is attached); target
+// 10 ms.
+func BenchmarkTraceLaunchTracepoint(b *testing.B) {
+	benchLaunch(b, "PID", []string{"trace", `t:syscalls:sys_enter_openat "%s", args->filename`},
+		`tracepoint:syscalls:sys_enter_openat { printf("%s\n", str(args->filename)); } BEGIN { printf("ready\n"); }`)
+}
+
+// BenchmarkTraceCompileKernelFunc: launch to generated program for a
+// kernel-function spec that needs BTF (vfs_read's prototype and the
+// file->f_path.dentry->d_name.name chain), through -D. Attaching needs
+// kprobes, which this host lacks; the VM tier attaches it.
+func BenchmarkTraceCompileKernelFunc(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	bin := testutil.BtoolBin(b)
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		out, err := exec.Command(bin, "trace", "-D", "--no-feature", "kprobe_multi,fentry", `vfs_read "%s", file->f_path.dentry->d_name.name`).CombinedOutput()
+		total += time.Since(start)
+		if err != nil && !strings.Contains(string(out), "cannot attach") {
+			b.Fatalf("%v: %s", err, out)
+		}
+	}
+	b.ReportMetric(float64(total)/float64(b.N)/1e6, "ms/launch")
+}
+
+// BenchmarkTracePrintfRate: sustained printf rate of a syscall tracepoint
+// with two integer arguments, written to a pipe the benchmark reads, with
+// losses. The workload paces its getpid calls at BTOOL_BENCH_RATE per
+// second (default 1,000,000) for 2 s; events/s is lines read over the time
+// from release to the last line.
+func BenchmarkTracePrintfRate(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	pace := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("BTOOL_BENCH_RATE")); err == nil && v > 0 {
+		pace = v
+	}
+	n := 2 * pace
+	work := testutil.Workload(b, "getpid")
+	rate := func(name string, args func(pid int) []string) (float64, int, string) {
+		w := exec.Command(work, "-n", strconv.Itoa(n), "-rate", strconv.Itoa(pace), "-wait")
+		stdin, _ := w.StdinPipe()
+		wout, _ := w.StdoutPipe()
+		w.Start()
+		line, _ := bufio.NewReader(wout).ReadString('\n')
+		pid, _ := strconv.Atoi(strings.TrimSpace(line))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, name, args(pid)...)
+		out, _ := cmd.StdoutPipe()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.Start()
+		r := bufio.NewReaderSize(out, 1<<16)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				b.Fatalf("%s died: %s", name, stderr.String())
+			}
+			if strings.HasPrefix(l, "PID") || strings.Contains(l, "ready") {
+				break
+			}
+		}
+		stdin.Close()
+		start := time.Now()
+		lines := 0
+		var last time.Time
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				if _, err := r.ReadSlice('\n'); err != nil {
+					if err == bufio.ErrBufferFull {
+						continue
+					}
+					return
+				}
+				lines++
+				last = time.Now()
+				if lines == n {
+					return
+				}
+			}
+		}()
+		w.Wait()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+		}
+		elapsed := last.Sub(start)
+		cmd.Process.Signal(syscall.SIGINT)
+		go r.WriteTo(devNull{})
+		cmd.Wait()
+		return float64(lines) / elapsed.Seconds(), n - lines, stderr.String()
+	}
+	for i := 0; i < b.N; i++ {
+		evs, missing, errs := rate(testutil.BtoolBin(b), func(pid int) []string {
+			return []string{"trace", "-p", strconv.Itoa(pid), `t:syscalls:sys_enter_getpid "%d %d", $pid, $tgid`}
+		})
+		b.ReportMetric(evs, "btool-events/s")
+		b.ReportMetric(float64(missing), "btool-missing")
+		if missing > 0 && !strings.Contains(errs, "Possibly lost") {
+			b.Errorf("%d events missing without a loss report", missing)
+		}
+	}
+	if bt, err := exec.LookPath("bpftrace"); err == nil && os.Getenv("BTOOL_BENCH_NO_BPFTRACE") == "" {
+		evs, missing, _ := rate(bt, func(pid int) []string {
+			return []string{"-e", fmt.Sprintf(`BEGIN { printf("ready\n"); } tracepoint:syscalls:sys_enter_getpid /pid == %d/ { printf("%%d %%d\n", tid, pid); }`, pid)}
+		})
+		b.ReportMetric(evs, "bpftrace-events/s")
+		b.ReportMetric(float64(missing), "bpftrace-missing")
 	}
 }

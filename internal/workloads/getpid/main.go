@@ -1,5 +1,6 @@
-// Command getpid calls the getpid syscall -n times and exits. It prints its
-// pid first; see package workloads for the -sleep and -wait flags.
+// Command getpid calls the getpid syscall -n times and exits, at most -rate
+// calls per second when that is set. It prints its pid first; see package
+// workloads for the -sleep and -wait flags.
 //
 // The count is exact. The Go runtime preempts a long-running goroutine with
 // tgkill(getpid(), ...) from another thread, which would add getpid calls
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/btool/btool/internal/workloads/handshake"
 )
@@ -25,7 +27,13 @@ func main() {
 				env = append(env, kv)
 			}
 		}
-		if err := syscall.Exec("/proc/self/exe", os.Args, env); err != nil {
+		// Exec the binary by its path, not /proc/self/exe, so the process
+		// name (comm) stays "getpid".
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, env)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "getpid: re-exec without async preemption:", err)
 			os.Exit(1)
 		}
@@ -33,13 +41,20 @@ func main() {
 
 	var hs handshake.Options
 	n := flag.Int("n", 1, "number of getpid calls")
+	rate := flag.Int("rate", 0, "pace the calls at this many per second (0: as fast as possible)")
 	hs.Register(flag.CommandLine)
 	flag.Parse()
 
 	hs.Begin()
+	start := time.Now()
 	for i := 0; i < *n; i++ {
 		// syscall.Getpid enters the kernel every time; nothing caches it.
 		syscall.Getpid()
+		if *rate > 0 && i%256 == 255 {
+			due := start.Add(time.Duration(float64(i+1) / float64(*rate) * float64(time.Second)))
+			for time.Now().Before(due) {
+			}
+		}
 	}
 	handshake.Done(*n)
 }
