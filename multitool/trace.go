@@ -81,7 +81,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			return err
 		}
 	}
-	r := &traceResolver{env: env}
+	r := &traceResolver{env: env, dryRun: o.DryRun}
 	tps := make([]*traceProbe, len(probes))
 	var bprobes []bpf.TraceProbe
 	maxRecord := 0
@@ -323,7 +323,7 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 		msg := string(msgBuf)
 		fn := funcName(tp.plan, ev.Target)
 		if o.KernelStack {
-			ev.KAddrs = sess.StackAddrs(ev.KStack)
+			ev.KAddrs = trimTracerFrames(sess.StackAddrs(ev.KStack), sym)
 		}
 		if o.UserStack {
 			ev.UAddrs = sess.StackAddrs(ev.UStack)
@@ -385,6 +385,34 @@ func writeStack(w io.Writer, addrs []uint64, id int32, user bool, pid uint32, sh
 		return
 	}
 	FormatStack(w, addrs, user, pid, showAddr, sym)
+}
+
+// tracerFrames are the kernel's BPF and tracing glue between the probed
+// code and the program; stacks start below them, as users expect.
+var tracerFrames = []string{"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "trace_call_bpf", "kprobe_", "perf_trace_",
+	"bpf_trampoline_", "__bpf_prog_enter", "__bpf_prog_exit", "fprobe_", "kprobe_multi_link_", "rethook_", "arch_rethook_",
+	"kretprobe_", "__kretprobe_", "ftrace_", "perf_syscall_", "trace_event_"}
+
+// trimTracerFrames drops leading frames that belong to the tracing
+// machinery itself.
+func trimTracerFrames(addrs []uint64, sym Symbolizer) []uint64 {
+	for len(addrs) > 1 {
+		name, _, ok := sym.Kernel(addrs[0])
+		if !ok || !hasAnyPrefix(name, tracerFrames) {
+			break
+		}
+		addrs = addrs[1:]
+	}
+	return addrs
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func leU32(b []byte) uint32 {

@@ -36,6 +36,7 @@ type tracePlan struct {
 // traceResolver caches what several probes share.
 type traceResolver struct {
 	env     Env
+	dryRun  bool // -D: show the kprobe program even where kprobes are missing
 	kernel  *btf.Kernel
 	kernErr error
 	loaded  bool
@@ -123,6 +124,9 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 	modes, mechErr := bpf.UsableModes(bpf.KernelFunc, r.env.Features)
 	if mechErr != nil && !errors.Is(mechErr, bpf.ErrNotSupported) {
 		return nil, mechErr
+	}
+	if mechErr != nil && r.dryRun && !isSyscallName(p.Func) {
+		modes, mechErr = []bpf.Mode{bpf.ModeKprobe}, nil
 	}
 	if name, ok := syscalls.Canonical(p.Func); ok && !strings.ContainsAny(p.Func, "*?[") {
 		if mechErr != nil {
@@ -225,6 +229,11 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 		return pc, nil
 	}
 	return plan, nil
+}
+
+func isSyscallName(fn string) bool {
+	_, ok := syscalls.Canonical(fn)
+	return ok
 }
 
 // padParams extends params to n untyped arguments so arg1..argN work
