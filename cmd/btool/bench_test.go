@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -276,5 +277,42 @@ func BenchmarkTracePrintfRate(b *testing.B) {
 		})
 		b.ReportMetric(evs, "bpftrace-events/s")
 		b.ReportMetric(float64(missing), "bpftrace-missing")
+	}
+}
+
+// TestKernelBenchWildcardAttach times attaching and detaching every
+// '*_show' kernel function (about 1,400 rarely called sysfs handlers) with
+// kprobe_multi and with per-function kprobes. It is a benchmark that needs
+// kprobes, so it runs in the 6.12 VM through `make bench` (BTOOL_BENCH=1)
+// and skips elsewhere; results are logged.
+func TestKernelBenchWildcardAttach(t *testing.T) {
+	if os.Getenv("BTOOL_BENCH") == "" {
+		t.Skip("a benchmark: set BTOOL_BENCH=1 (make bench runs it in the 6.12 VM)")
+	}
+	requireRoot(t)
+	for _, tc := range []struct{ feature, noFeature, mode string }{
+		{"kprobe_multi", "", "kprobe_multi"},
+		{"kprobe", "kprobe_multi,fentry", "kprobe"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			if !haveFeature(t, tc.feature) {
+				return
+			}
+			args := []string{"funccount", "-v"}
+			if tc.noFeature != "" {
+				args = append(args, "--no-feature", tc.noFeature)
+			}
+			start := time.Now()
+			tr := startBtool(t, append(args, "*_show")...)
+			attached := time.Since(start)
+			stop := time.Now()
+			out := tr.stop(syscall.SIGINT)
+			detached := time.Since(stop)
+			m := regexp.MustCompile(`Tracing (\d+) functions`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no banner:\n%s", out)
+			}
+			t.Logf("BENCH %s: %s functions: launch to attached %v, detach and exit %v", tc.mode, m[1], attached.Round(time.Millisecond), detached.Round(time.Millisecond))
+		})
 	}
 }
