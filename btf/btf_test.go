@@ -234,7 +234,7 @@ func TestSuggest(t *testing.T) {
 		{"vfs_read", 0, nil},
 	}
 	for _, tt := range tests {
-		have := suggest(tt.name, names, tt.n)
+		have := SuggestNames(tt.name, names, tt.n)
 		if tt.n == 0 {
 			have = nil
 		}

@@ -34,10 +34,12 @@ func (k *Kernel) Suggest(name string, n int) []string {
 			}
 		}
 	}
-	return suggest(name, names, n)
+	return SuggestNames(name, names, n)
 }
 
-func suggest(name string, names []string, n int) []string {
+// SuggestNames returns up to n of names closest to name (small edit distance,
+// or a shared prefix), best first, for "did you mean" hints.
+func SuggestNames(name string, names []string, n int) []string {
 	type cand struct {
 		name  string
 		score int
