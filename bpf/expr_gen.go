@@ -684,8 +684,18 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 		asm.Mov.Imm(asm.R2, int32(size)),
 		readStrFn(space).Call(),
 	)
-	g.strCompareBuf(buf, []byte(lit), want, label, when)
+	cmp = []byte(lit)
+	if len(lit) == 0 {
+		// Kernels before 6.13 return 0, not 1, for an empty string
+		// (strncpy_from_user_nofault forgot the NUL), so test that the read
+		// worked and the first byte is the NUL instead.
+		want, cmp = anyNonNegative, []byte{0}
+	}
+	g.strCompareBuf(buf, cmp, want, label, when)
 }
+
+// anyNonNegative as strCompareBuf's want accepts any successful read.
+const anyNonNegative = -1
 
 // strCompareBuf jumps to label when (R0 == want && buffer at buf starts
 // with cmp) == when.
@@ -694,7 +704,11 @@ func (g *codegen) strCompareBuf(buf int16, cmp []byte, want int32, label string,
 	if when {
 		notEq = g.newLabel()
 	}
-	g.emit(asm.JNE.Imm(asm.R0, want, notEq))
+	if want == anyNonNegative {
+		g.emit(asm.JSLT.Imm(asm.R0, 0, notEq))
+	} else {
+		g.emit(asm.JNE.Imm(asm.R0, want, notEq))
+	}
 	for i := 0; i < len(cmp); {
 		var sz int
 		switch rest := len(cmp) - i; {
