@@ -299,3 +299,23 @@ func TestKernelTraceKernelReturnSigned(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelTracePerfBuffer forces the perf-buffer path of kernels before
+// 5.8 (no BPF ring buffer).
+func TestKernelTracePerfBuffer(t *testing.T) {
+	requireRoot(t)
+	const n = 20
+	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", strconv.Itoa(n), "-wait")
+	tr := startBtool(t, "trace", "--no-feature", "ringbuf", "-p", strconv.Itoa(w.pid), `t:syscalls:sys_enter_getpid "tgid %d", $tgid`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	lines := traceLines(out, "")
+	if len(lines) != n {
+		t.Fatalf("want %d lines, got %d:\n%s", n, len(lines), out)
+	}
+	for _, l := range lines {
+		if !strings.HasSuffix(l, "tgid "+strconv.Itoa(w.pid)) {
+			t.Errorf("line %q", l)
+		}
+	}
+}
