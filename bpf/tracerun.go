@@ -231,6 +231,22 @@ func (s *TraceSession) load(ctx context.Context, p TraceProbe, m Mode, o TraceSe
 	return ok, nil
 }
 
+// Missed returns how many times the kernel skipped one of the session's
+// programs because it was already running on that CPU (recursion
+// protection of fentry/fexit, kprobe_multi and raw tracepoints; 5.12+).
+// Those events are lost too.
+func (s *TraceSession) Missed() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n uint64
+	for _, p := range s.progs {
+		if st, err := p.Stats(); err == nil {
+			n += st.RecursionMisses
+		}
+	}
+	return n
+}
+
 // LostCount returns the number of records the kernel dropped because the
 // ring buffer was full, summed over CPUs.
 func (s *TraceSession) LostCount() (uint64, error) {

@@ -280,6 +280,9 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 		close(done)
 		closeReader()
 		reportLost(true)
+		if n := sess.Missed(); n > 0 {
+			fmt.Fprintf(env.Err, "%d events missed: the kernel skipped the program while it was already running on that CPU\n", n)
+		}
 	}()
 
 	// Symbolizing %U needs the process's mappings, captured at first sight.
