@@ -214,7 +214,7 @@ func traceProgramSpec(m bpf.Mode, ret bool, name string, insns asm.Instructions)
 
 // traceLoop reads records until ctx ends or -M events were printed.
 func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSession, tps []*traceProbe) error {
-	read, closeReader, err := openEvents(sess, o.BufferPages)
+	read, flushReader, closeReader, err := openEvents(sess, o.BufferPages)
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,8 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 		for {
 			select {
 			case <-ctx.Done():
-				closeReader()
+				// Print what is already in the buffer, then stop.
+				flushReader()
 				return
 			case <-done:
 				return
@@ -357,7 +358,7 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 	for {
 		rec, remaining, lost, err := read()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, perf.ErrClosed) {
+			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, perf.ErrFlushed) || errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, perf.ErrClosed) || ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("read events: %w", err)
@@ -432,14 +433,15 @@ func funcName(plan *tracePlan, target uint64) string {
 
 // openEvents opens the session's ring buffer (or perf buffer) and returns
 // a blocking read function returning one record, the bytes still waiting
-// behind it, and a count of records the perf buffer lost; and a function
-// that unblocks and closes the reader.
-func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64, error), func(), error) {
+// behind it, and a count of records the perf buffer lost; a function that
+// makes reads return what is buffered and then ErrFlushed; and a function
+// that closes the reader.
+func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64, error), func(), func(), error) {
 	var once sync.Once
 	if sess.Events.Type() == ebpf.RingBuf {
 		rd, err := ringbuf.NewReader(sess.Events)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var rec ringbuf.Record
 		return func() ([]byte, int, uint64, error) {
@@ -447,7 +449,7 @@ func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64,
 					return nil, 0, 0, err
 				}
 				return rec.RawSample, rec.Remaining, 0, nil
-			}, func() {
+			}, func() { rd.Flush() }, func() {
 				once.Do(func() { rd.Close() })
 			}, nil
 	}
@@ -456,7 +458,7 @@ func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64,
 	}
 	rd, err := perf.NewReader(sess.Events, pages*os.Getpagesize())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var rec perf.Record
 	return func() ([]byte, int, uint64, error) {
@@ -464,7 +466,7 @@ func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64,
 				return nil, 0, 0, err
 			}
 			return rec.RawSample, rec.Remaining, rec.LostSamples, nil
-		}, func() {
+		}, func() { rd.Flush() }, func() {
 			once.Do(func() { rd.Close() })
 		}, nil
 }
