@@ -68,8 +68,13 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem $(BENCH_ARGS) $(PKGS)
+# bench runs the host benchmarks (btool against bpftrace where installed), then
+# the kernel-function attach benchmark inside the 6.12 VM (kprobe_multi against
+# per-function kprobes), whose results are the BENCH lines of its log.
+bench: need-root
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime 10x $(BENCH_ARGS) $(PKGS)
+	BTOOL_VM_KERNELS=6.12 BTOOL_VM_PKGS=./cmd/btool BTOOL_VM_RUN='^TestKernelBench' BTOOL_VM_APPEND='BTOOL_BENCH=1' \
+		$(GO) test -count=1 -v -timeout 30m -run '^TestVM$$' ./internal/vmtest/ | grep -E 'BENCH|^(ok|FAIL|---)'
 
 fuzz:
 	.ci/fuzz.sh
