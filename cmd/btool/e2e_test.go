@@ -247,7 +247,8 @@ func haveFeature(t *testing.T, name string) bool {
 			if f[1] == "yes" {
 				return true
 			}
-			testutil.RequireFeature(t, name, fmt.Errorf("%s: %w", strings.Join(f[1:], " "), ebpf.ErrNotSupported))
+			reason := strings.TrimSuffix(strings.TrimPrefix(strings.Join(f[1:], " "), "no: "), ": not supported")
+			testutil.RequireFeature(t, name, fmt.Errorf("%s: %w", reason, ebpf.ErrNotSupported))
 			return false
 		}
 	}
