@@ -49,8 +49,10 @@ func countPreads(t *testing.T, f *Features, wantMode Mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sums[plan.Groups[0].Targets[0].Slot]; got != calls {
-		t.Fatalf("vfs_read count = %d, want %d", got, calls)
+	// In-process, the Go runtime may read a file now and then (exact counts
+	// are asserted end to end against separate workloads in cmd/btool).
+	if got := sums[plan.Groups[0].Targets[0].Slot]; got < calls || got > calls+5 {
+		t.Fatalf("vfs_read count = %d, want %d (plus at most a few runtime reads)", got, calls)
 	}
 }
 

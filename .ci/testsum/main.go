@@ -49,6 +49,7 @@ func main() {
 
 	start := time.Now()
 	pkgs := map[string]*pkgState{}
+	running := map[string]bool{} // "pkg test" of tests that started and have no verdict yet
 	get := func(name string) *pkgState {
 		p := pkgs[name]
 		if p == nil {
@@ -110,6 +111,13 @@ func main() {
 			}
 			continue
 		}
+		key := short(ev.Package) + " " + ev.Test
+		switch ev.Action {
+		case "run":
+			running[key] = true
+		case "pass", "fail", "skip":
+			delete(running, key)
+		}
 		switch ev.Action {
 		case "output":
 			p.tests[ev.Test] = append(p.tests[ev.Test], ev.Output)
@@ -149,6 +157,16 @@ func main() {
 		}
 	}
 
+	if len(running) > 0 {
+		bad = true
+		unfinished := make([]string, 0, len(running))
+		for k := range running {
+			unfinished = append(unfinished, k)
+		}
+		sort.Strings(unfinished)
+		fmt.Printf("\nStarted but never finished (%d; the test binary was killed or timed out?):\n  %s\n",
+			len(unfinished), strings.Join(unfinished, "\n  "))
+	}
 	if skip > 0 {
 		fmt.Printf("\nSkipped (%d):\n", skip)
 		reasons := make([]string, 0, len(skipped))

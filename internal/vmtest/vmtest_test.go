@@ -92,8 +92,9 @@ func TestVM(t *testing.T) {
 		payload.Btool != "", len(payload.Workloads), len(payload.Packages), strings.Join(names, " "),
 		float64(size)/(1<<20), time.Since(start).Seconds())
 
-	// Two TCG guests on a 2-core machine: booting them side by side costs
-	// less than the sum (see doc.go); BTOOL_VM_PARALLEL=0 runs them in turn.
+	// Each single-threaded TCG guest needs one host core, so on the 2-core CI
+	// machine two side by side take about as long as one (see doc.go);
+	// BTOOL_VM_PARALLEL=0 runs them in turn.
 	parallel := envString("BTOOL_VM_PARALLEL", "1") != "0"
 	mem, _ := strconv.Atoi(os.Getenv("BTOOL_VM_MEM"))
 	for _, k := range kernels {
@@ -120,7 +121,7 @@ func reportBoot(ctx context.Context, t *testing.T, boot *Boot, pkgs []Package) {
 	if os.Getenv("BTOOL_VM_KEEP") == "1" {
 		t.Logf("qemu command: %s", strings.Join(boot.Command, " "))
 	}
-	consoleTail := func() string { return "console tail:\n" + Tail(boot.ConsoleLog, 40) }
+	consoleTail := func() string { return ConsoleReport(boot.ConsoleLog, 40) }
 	f, err := os.Open(boot.ResultsLog)
 	if err != nil {
 		t.Fatalf("VM %s left no results (qemu: %v): %v\n%s", boot.Kernel.Label, boot.Err, err, consoleTail())
@@ -139,7 +140,7 @@ func reportBoot(ctx context.Context, t *testing.T, boot *Boot, pkgs []Package) {
 		sec := res.Sections[pkg.Rel]
 		t.Run(pkg.Rel, func(t *testing.T) {
 			if sec == nil {
-				t.Fatalf("the VM never started this package's tests\n%s", consoleTail())
+				t.Fatalf("the VM never started this package's tests (see TestVM/%s for the console)", boot.Kernel.Label)
 			}
 			pr, err := ParseTestOutput(ctx, pkg.ImportPath, sec.Output)
 			if err != nil {
@@ -150,7 +151,8 @@ func reportBoot(ctx context.Context, t *testing.T, boot *Boot, pkgs []Package) {
 			}
 			switch {
 			case !sec.Ended:
-				t.Errorf("the test binary did not finish (the VM died or timed out); its output:\n%s\n%s", sec.Output, consoleTail())
+				t.Errorf("the test binary did not finish: the VM died or timed out (see TestVM/%s for the console)\n%s",
+					boot.Kernel.Label, strings.TrimSpace(pr.Output))
 			case sec.RC != 0 && !pr.Failed():
 				t.Errorf("the test binary exited with status %d but no test failed; its output:\n%s", sec.RC, sec.Output)
 			case len(pr.Tests) == 0:
