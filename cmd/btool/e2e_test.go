@@ -634,3 +634,37 @@ func TestKernelFunccountUnknownNames(t *testing.T) {
 		t.Errorf("vfs_raed: exit %d, stderr:\n%s", code, errs)
 	}
 }
+
+// TestKernelNotRoot runs btool as an unprivileged user: a one-line error
+// saying root is needed, exit 1 (a runtime failure, not a usage error).
+func TestKernelNotRoot(t *testing.T) {
+	requireRoot(t) // to switch to nobody
+	dir, err := os.MkdirTemp("", "btool-nonroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin, err := os.ReadFile(testutil.BtoolBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "btool")
+	if err := os.WriteFile(path, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"funccount", "t:sched:sched_process_fork"},
+		{"trace", "t:sched:sched_process_fork"},
+	} {
+		cmd := exec.Command(path, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		cmd.Run()
+		want := "btool: " + args[0] + ": " + args[0] + " needs root (CAP_BPF and CAP_PERFMON) to load BPF programs: run it with sudo\n"
+		if code := cmd.ProcessState.ExitCode(); code != exitRuntime || errb.String() != want {
+			t.Errorf("%v as nobody: exit %d, stderr %q; want exit %d, %q", args, code, errb.String(), exitRuntime, want)
+		}
+	}
+}
