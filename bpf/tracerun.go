@@ -54,6 +54,17 @@ type TraceSession struct {
 	links []link.Link
 }
 
+// ProbeError is a failure of one probe's program, such as a verifier
+// rejection, with the probe's index so callers can point at its spec.
+type ProbeError struct {
+	Index int
+	Mode  Mode
+	Err   error
+}
+
+func (e *ProbeError) Error() string { return fmt.Sprintf("probe %d (%s): %v", e.Index, e.Mode, e.Err) }
+func (e *ProbeError) Unwrap() error { return e.Err }
+
 // DefaultRingPages is the default ring buffer size in pages: 4 MiB.
 const DefaultRingPages = 1024
 
@@ -75,13 +86,16 @@ func AttachTrace(ctx context.Context, probes []TraceProbe, o TraceSessionOptions
 		start := time.Now()
 		var tried []string
 		var attachedWith Mode
-		for _, m := range p.Modes {
+		for mi, m := range p.Modes {
 			ok, err := s.load(ctx, p, m, o)
 			if err != nil {
 				var ve *ebpf.VerifierError
-				if errors.As(err, &ve) {
-					return nil, err
+				if errors.As(err, &ve) && mi == len(p.Modes)-1 {
+					return nil, &ProbeError{Index: i, Mode: m, Err: err}
 				}
+				// The verifier judges each mode's program on its own
+				// terms (fentry arguments are typed pointers, kprobe
+				// arguments plain integers), so the next mode may pass.
 				logf(o.Log, "probe %d: %s failed, falling back: %v", i, m, err)
 				tried = append(tried, fmt.Sprintf("%s: %v", m, err))
 				continue

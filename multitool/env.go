@@ -59,6 +59,17 @@ func usageErr(spec string, err error) error {
 	return &UsageError{Spec: spec, Err: err}
 }
 
+// SpecError is a runtime failure (exit 1) that belongs to one spec, such
+// as a verifier rejection; cmd/btool renders it with a caret like a
+// UsageError.
+type SpecError struct {
+	Spec string
+	Err  error
+}
+
+func (e *SpecError) Error() string { return e.Err.Error() }
+func (e *SpecError) Unwrap() error { return e.Err }
+
 // IsUsage reports whether err is a UsageError.
 func IsUsage(err error) bool {
 	var ue *UsageError

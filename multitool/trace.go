@@ -169,11 +169,19 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 	})
 	if err != nil {
 		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
+		var pe *bpf.ProbeError
+		if errors.As(err, &ve) && errors.As(err, &pe) {
 			if env.Verbose {
 				fmt.Fprintf(env.Err, "%+v\n", ve)
 			}
-			return fmt.Errorf("the kernel's verifier rejected the program: %v (run with -v for the full log)", ve)
+			p := probes[pe.Index]
+			hint := " (run with -v for the full log)"
+			if env.Verbose {
+				hint = ""
+			}
+			// A runtime failure, but it belongs to this spec: point at it.
+			return &SpecError{Spec: o.Specs[pe.Index], Err: &specparse.Error{Pos: p.Pos, End: p.End,
+				Msg: fmt.Sprintf("the kernel's verifier rejected the %s program for this probe: %v%s", pe.Mode, ve, hint)}}
 		}
 		return err
 	}

@@ -62,6 +62,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprint(stderr, renderError(commandName(args), ue.Spec, ue.Err))
 		return exitUsage
 	}
+	var se *multitool.SpecError
+	if errors.As(err, &se) {
+		fmt.Fprint(stderr, renderError(commandName(args), se.Spec, se.Err))
+		return exitRuntime
+	}
 	fmt.Fprint(stderr, renderError(commandName(args), "", err))
 	return exitRuntime
 }
