@@ -140,7 +140,7 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]Target, []S
 			r.err = err
 			return
 		}
-		prog, err := ebpf.NewProgram(spec)
+		prog, err := newProgram(spec)
 		if err != nil {
 			r.err = fmt.Errorf("load %s program: %w", obj.Mode, explainLoadErr(err))
 			if len(p.Targets) == 1 {

@@ -194,7 +194,7 @@ func probeFentry() error {
 		License:      "GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
 	}
-	prog, err := ebpf.NewProgram(spec)
+	prog, err := newProgram(spec)
 	if err == nil {
 		prog.Close()
 		return nil

@@ -208,7 +208,7 @@ func (s *TraceSession) load(ctx context.Context, p TraceProbe, m Mode, o TraceSe
 		if r.err = s.associate(sp); r.err != nil {
 			return
 		}
-		r.prog, r.err = ebpf.NewProgram(sp)
+		r.prog, r.err = newProgram(sp)
 		if r.err != nil {
 			return
 		}
