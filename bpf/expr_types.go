@@ -227,10 +227,14 @@ func synthInt(size int, signed bool) ebtf.Type {
 	return btfULong
 }
 
-// underlying strips typedefs and qualifiers (const, volatile, restrict,
-// type tags).
-func underlying(t ebtf.Type) ebtf.Type {
+// peel walks t's chain of typedefs and qualifiers (const, volatile,
+// restrict, type tags), calling visit on each link until it returns true,
+// and returns the type the chain ends in.
+func peel(t ebtf.Type, visit func(ebtf.Type) bool) ebtf.Type {
 	for range 64 {
+		if visit != nil && visit(t) {
+			return t
+		}
 		switch u := t.(type) {
 		case *ebtf.Typedef:
 			t = u.Type
@@ -249,59 +253,35 @@ func underlying(t ebtf.Type) ebtf.Type {
 	return t
 }
 
+// underlying strips typedefs and qualifiers (const, volatile, restrict,
+// type tags).
+func underlying(t ebtf.Type) ebtf.Type { return peel(t, nil) }
+
 // userTagged reports whether t's qualifier or typedef chain carries the BTF
 // type tag "user" (the kernel's __user).
 func userTagged(t ebtf.Type) bool {
-	for range 64 {
-		switch u := t.(type) {
-		case *ebtf.TypeTag:
-			if u.Value == "user" {
-				return true
-			}
-			t = u.Type
-		case *ebtf.Typedef:
-			t = u.Type
-		case *ebtf.Const:
-			t = u.Type
-		case *ebtf.Volatile:
-			t = u.Type
-		case *ebtf.Restrict:
-			t = u.Type
-		default:
-			return false
-		}
-	}
-	return false
+	found := false
+	peel(t, func(l ebtf.Type) bool {
+		tag, ok := l.(*ebtf.TypeTag)
+		found = ok && tag.Value == "user"
+		return found
+	})
+	return found
 }
+
+var bigEndianTypedefs = map[string]int{"__be16": 2, "__be32": 4, "__be64": 8}
 
 // bigEndianSize returns 2, 4 or 8 when t is (a typedef chain through)
 // __be16, __be32 or __be64, else 0.
 func bigEndianSize(t ebtf.Type) int {
-	for range 64 {
-		switch u := t.(type) {
-		case *ebtf.Typedef:
-			switch u.Name {
-			case "__be16":
-				return 2
-			case "__be32":
-				return 4
-			case "__be64":
-				return 8
-			}
-			t = u.Type
-		case *ebtf.Const:
-			t = u.Type
-		case *ebtf.Volatile:
-			t = u.Type
-		case *ebtf.Restrict:
-			t = u.Type
-		case *ebtf.TypeTag:
-			t = u.Type
-		default:
-			return 0
+	size := 0
+	peel(t, func(l ebtf.Type) bool {
+		if td, ok := l.(*ebtf.Typedef); ok {
+			size = bigEndianTypedefs[td.Name]
 		}
-	}
-	return 0
+		return size != 0
+	})
+	return size
 }
 
 // scalarInfo returns the register view of a scalar type: integers, enums,
