@@ -194,17 +194,21 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 			return nil, specErr(spec, pos, end, "unknown kernel function %q (not traceable: not in available_filter_functions or kallsyms, inlined, or marked notrace)%s", p.Func, didYouMean(suggest(p.Func, names, 3)))
 		}
 	}
-	// Types come from the prototype when all targets share one function.
+	// Types come from the prototype when every target has the same one
+	// (one function, or a wildcard over functions of one shape, such as
+	// vfs_read/vfs_write); otherwise arguments are untyped argN.
 	var params []bpf.ParamType
 	var ret ebtf.Type = &ebtf.Int{Name: "u64", Size: 8}
-	if len(targets) == 1 && k != nil {
-		if fn, err := k.Func(targets[0].Symbol); err == nil {
+	if k != nil && len(targets) <= 64 {
+		if fn, ok := commonPrototype(k, targets); ok {
 			for _, prm := range fn.Params {
 				params = append(params, bpf.ParamType{Name: prm.Name, Type: prm.Type})
 			}
 			if fn.Ret != nil {
 				ret = fn.Ret
 			}
+		} else if len(targets) > 1 {
+			r.env.logf("%s: the %d matching functions have different prototypes: arguments are untyped arg1..arg6", p.Func, len(targets))
 		}
 	}
 	params = applySignature(p, params, r.kernelLookup)
@@ -234,6 +238,36 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 func isSyscallName(fn string) bool {
 	_, ok := syscalls.Canonical(fn)
 	return ok
+}
+
+// commonPrototype returns the first target's prototype when every target
+// has parameters of the same names and sizes (vfs_read's `char *buf` and
+// vfs_write's `const char *buf` agree), or false when they differ or one
+// is missing from BTF.
+func commonPrototype(k *btf.Kernel, targets []bpf.Target) (*btf.Func, bool) {
+	var first *btf.Func
+	var shape string
+	for _, t := range targets {
+		fn, err := k.Func(t.Symbol)
+		if err != nil {
+			return nil, false
+		}
+		var b strings.Builder
+		for _, prm := range fn.Params {
+			size, _ := ebtf.Sizeof(prm.Type)
+			fmt.Fprintf(&b, "%s:%d,", prm.Name, size)
+		}
+		if fn.Ret != nil {
+			size, _ := ebtf.Sizeof(fn.Ret)
+			fmt.Fprintf(&b, "->%d", size)
+		}
+		if first == nil {
+			first, shape = fn, b.String()
+		} else if b.String() != shape {
+			return nil, false
+		}
+	}
+	return first, first != nil
 }
 
 // padParams extends params to n untyped arguments so arg1..argN work
