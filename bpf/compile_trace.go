@@ -48,6 +48,9 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 		return nil, nil, fmt.Errorf("trace record of %d bytes is larger than %d: %w", layout.Size, maxRecordSize, ErrTooComplex)
 	}
 	g := newCodegen(ct.StringSize)
+	// The first instruction needs a source too: with any source set,
+	// cilium/ebpf emits BTF line info, which must start at instruction 0.
+	g.mark(SpecPart{Label: "prologue: pid, uid and syscall filters"})
 	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
 
 	// raw_syscalls: one program on sys_enter/sys_exit sees every syscall.
@@ -108,6 +111,7 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 				return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}, layout, nil
 			}
 		} else {
+			g.mark(partOf("filter", ct.Probe.Filter))
 			r, _ := g.allocReg()
 			g.branch(ct.filter, "exit", false, r)
 			g.freeReg(r)
@@ -115,6 +119,7 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 	}
 
 	// The record.
+	g.mark(SpecPart{Label: "record header"})
 	size := int32(layout.Size)
 	if o.PerfBuffer {
 		g.emit(
@@ -199,7 +204,10 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 	)
 
 	// Fields.
-	for _, f := range ct.fields {
+	for i, f := range ct.fields {
+		if i < len(ct.Probe.Args) {
+			g.mark(partOf(fmt.Sprintf("arg %d", i+1), ct.Probe.Args[i]))
+		}
 		r, _ := g.allocReg()
 		switch f.Kind {
 		case FieldStr:
@@ -215,6 +223,7 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 	}
 
 	// Output.
+	g.mark(SpecPart{Label: "submit"})
 	if o.PerfBuffer {
 		g.emit(
 			asm.Mov.Reg(asm.R1, asm.R6),
@@ -237,6 +246,7 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 
 	// Lost records: MapLost[0]++ (per CPU, so no atomics needed).
 	g.bind("count_lost")
+	g.mark(SpecPart{Label: "count a lost record"})
 	g.emit(
 		asm.StoreImm(asm.RFP, stackKey, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(MapLost),

@@ -44,6 +44,7 @@ type codegen struct {
 	maxSP   int
 	ss      int // string size
 	err     error
+	source  fmt.Stringer // attached to the next emitted instruction (see mark)
 }
 
 var pool = [2]asm.Register{asm.R8, asm.R9}
@@ -52,8 +53,17 @@ func newCodegen(ss int) *codegen {
 	return &codegen{alias: map[string]string{}, ss: ss}
 }
 
+// mark makes src the source of the next emitted instruction: dumps show it
+// as a comment, and a verifier rejection at or after that instruction is
+// reported against it (see FailedPart).
+func (g *codegen) mark(src fmt.Stringer) { g.source = src }
+
 func (g *codegen) emit(insns ...asm.Instruction) {
 	for _, ins := range insns {
+		if g.source != nil {
+			ins = ins.WithSource(g.source)
+			g.source = nil
+		}
 		if len(g.pending) > 0 {
 			ins = ins.WithSymbol(g.pending[0])
 			for _, l := range g.pending[1:] {

@@ -1,6 +1,10 @@
 package bpf
 
 import (
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf/asm"
 	ebtf "github.com/cilium/ebpf/btf"
 
 	"github.com/btool/btool/specparse"
@@ -181,3 +185,50 @@ type TraceOptions struct {
 //	// buffer), laid out as the returned EventLayout. Maps are referenced
 //	// by the Map* names.
 //	func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLayout, error)
+
+// SpecPart names the part of a probe spec some instructions were generated
+// from: the filter, one printf argument, or fixed code (the record header,
+// the submit). It is the instructions' source in dumps, and FailedPart
+// maps a verifier rejection back to it.
+type SpecPart struct {
+	Label    string // "filter: arg3 > 20000", "arg 1: count", "record header"
+	Pos, End specparse.Pos
+	HasSpan  bool // Pos and End locate the part in the spec
+}
+
+func (p SpecPart) String() string { return p.Label }
+
+func partOf(label string, e specparse.Expr) SpecPart {
+	if e == nil {
+		return SpecPart{Label: label}
+	}
+	return SpecPart{Label: label + ": " + specparse.ExprString(e), Pos: e.Pos(), End: e.End(), HasSpan: true}
+}
+
+// FailedPart returns the part of the spec whose code the verifier rejected:
+// the last instruction index the verifier log mentions, mapped to the
+// nearest SpecPart at or before it in insns (the program that failed to
+// load). ok is false when the log names no instruction.
+func FailedPart(insns asm.Instructions, log []string) (SpecPart, bool) {
+	idx := -1
+	for i := len(log) - 1; i >= 0 && idx < 0; i-- {
+		line := strings.TrimSpace(log[i])
+		if n := strings.IndexByte(line, ':'); n > 0 {
+			if v, err := strconv.Atoi(line[:n]); err == nil {
+				idx = v
+			}
+		}
+	}
+	if idx < 0 {
+		return SpecPart{}, false
+	}
+	var part SpecPart
+	found := false
+	iter := insns.Iterate()
+	for iter.Next() && int(iter.Offset) <= idx {
+		if sp, ok := iter.Ins.Source().(SpecPart); ok {
+			part, found = sp, true
+		}
+	}
+	return part, found
+}

@@ -57,10 +57,22 @@ type TraceSession struct {
 // ProbeError is a failure of one probe's program, such as a verifier
 // rejection, with the probe's index so callers can point at its spec.
 type ProbeError struct {
-	Index int
-	Mode  Mode
-	Err   error
+	Index   int
+	Mode    Mode
+	Err     error
+	Part    SpecPart // for verifier rejections: the part of the spec whose code was rejected
+	HasPart bool
 }
+
+// loadError carries the instructions of a program the kernel refused, so
+// a verifier rejection can be mapped back to the spec.
+type loadError struct {
+	insns asm.Instructions
+	err   error
+}
+
+func (e *loadError) Error() string { return e.err.Error() }
+func (e *loadError) Unwrap() error { return e.err }
 
 func (e *ProbeError) Error() string { return fmt.Sprintf("probe %d (%s): %v", e.Index, e.Mode, e.Err) }
 func (e *ProbeError) Unwrap() error { return e.Err }
@@ -91,7 +103,12 @@ func AttachTrace(ctx context.Context, probes []TraceProbe, o TraceSessionOptions
 			if err != nil {
 				var ve *ebpf.VerifierError
 				if errors.As(err, &ve) && mi == len(p.Modes)-1 {
-					return nil, &ProbeError{Index: i, Mode: m, Err: err}
+					pe := &ProbeError{Index: i, Mode: m, Err: err}
+					var le *loadError
+					if errors.As(err, &le) {
+						pe.Part, pe.HasPart = FailedPart(le.insns, ve.Log)
+					}
+					return nil, pe
 				}
 				// The verifier judges each mode's program on its own
 				// terms (fentry arguments are typed pointers, kprobe
@@ -210,6 +227,7 @@ func (s *TraceSession) load(ctx context.Context, p TraceProbe, m Mode, o TraceSe
 		}
 		r.prog, r.err = newProgram(sp)
 		if r.err != nil {
+			r.err = &loadError{insns: sp.Instructions, err: r.err}
 			return
 		}
 		r.links, r.ok, _, r.err = AttachProgram(ctx, r.prog, groups[i], ProgramAttach{Mode: m, Kind: p.Kind, Return: p.Return, PID: o.PID})

@@ -179,9 +179,16 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			if env.Verbose {
 				hint = ""
 			}
-			// A runtime failure, but it belongs to this spec: point at it.
-			return &SpecError{Spec: o.Specs[pe.Index], Err: &specparse.Error{Pos: p.Pos, End: p.End,
-				Msg: fmt.Sprintf("the kernel's verifier rejected the %s program for this probe: %v%s", pe.Mode, ve, hint)}}
+			// A runtime failure, but it belongs to this spec: point at the
+			// part whose code was rejected, else at the whole probe.
+			pos, end, what := p.Pos, p.End, "this probe"
+			if pe.HasPart && pe.Part.HasSpan {
+				pos, end, what = pe.Part.Pos, pe.Part.End, "the code for "+pe.Part.Label
+			} else if pe.HasPart {
+				what = "this probe's " + pe.Part.Label
+			}
+			return &SpecError{Spec: o.Specs[pe.Index], Err: &specparse.Error{Pos: pos, End: end,
+				Msg: fmt.Sprintf("the kernel's verifier rejected %s (%s program): %v%s", what, pe.Mode, ve, hint)}}
 		}
 		return err
 	}
