@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"github.com/btool/btool/internal/cfixtures"
 	"github.com/btool/btool/internal/testutil"
 )
 
@@ -256,24 +258,28 @@ func haveFeature(t *testing.T, name string) bool {
 	return false
 }
 
-// buildC compiles a C or C++ fixture from testdata/c with debug info. Tests
-// that need it skip where there is no compiler (inside the VMs).
+// buildC returns a C or C++ fixture from testdata/c (see package
+// cfixtures): built now with the host's compiler, or, inside the VM, the
+// static build the VM harness put in $BTOOL_WORKLOADS. It skips when
+// neither is available.
 func buildC(t *testing.T, src string, flags ...string) string {
 	t.Helper()
-	cc := "gcc"
-	if strings.HasSuffix(src, ".cc") {
-		cc = "g++"
+	f := cfixtures.Fixture{Src: src, Flags: flags}
+	if dir := os.Getenv("BTOOL_WORKLOADS"); dir != "" {
+		p := filepath.Join(dir, "c-"+f.Name())
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("fixture %s was not prebuilt for the VM (no static toolchain on the host?)", f.Name())
+		}
+		return p
 	}
-	if _, err := exec.LookPath(cc); err != nil {
-		t.Skipf("no %s to build %s", cc, src)
+	p, err := cfixtures.Build(testutil.RepoRoot(), t.TempDir(), "", f, false)
+	if errors.Is(err, exec.ErrNotFound) {
+		t.Skipf("no compiler: %v", err)
 	}
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(src, filepath.Ext(src)))
-	args := append([]string{"-O1", "-g", "-fno-omit-frame-pointer", "-I", filepath.Join(testutil.RepoRoot(), "dwarfinfo", "testdata")}, flags...)
-	cmd := exec.Command(cc, append(args, "-o", out, filepath.Join(testutil.RepoRoot(), "testdata", "c", src))...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", cc, err, b)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return p
 }
 
 func TestKernelFunccountUprobeC(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/btool/btool/internal/cfixtures"
 )
 
 // Package is a Go package whose kernel tests run in the VMs.
@@ -81,11 +83,13 @@ func KernelTestPackages(ctx context.Context, root string, patterns ...string) ([
 // Payload is what the host builds once and every VM runs: btool, the
 // workloads and one test binary per package, all static.
 type Payload struct {
-	Dir       string    // host directory holding bin/, workloads/ and tests/
-	Btool     string    // bin/btool, or "" when ./cmd/btool does not exist yet or does not build
-	BtoolErr  error     // why ./cmd/btool did not build
-	Workloads []string  // paths under workloads/
-	Packages  []Package // packages whose test binary built, in tests/<BinaryName>
+	Dir       string   // host directory holding bin/, workloads/ and tests/
+	Btool     string   // bin/btool, or "" when ./cmd/btool does not exist yet or does not build
+	BtoolErr  error    // why ./cmd/btool did not build
+	Workloads []string // paths under workloads/
+	// FixtureErrors are C/C++ fixtures that could not be built statically.
+	FixtureErrors []string
+	Packages      []Package // packages whose test binary built, in tests/<BinaryName>
 	// BuildErrors maps a package's Rel to its build output, for packages
 	// whose test binary failed to build.
 	BuildErrors map[string]string
@@ -123,6 +127,16 @@ func BuildPayload(ctx context.Context, root, dir string, pkgs []Package) (*Paylo
 	}
 	for _, e := range ents {
 		p.Workloads = append(p.Workloads, filepath.Join(wdir, e.Name()))
+	}
+	// The C/C++ fixtures, linked statically: the VM has no libc. Without a
+	// compiler or static libraries the tests that need them skip.
+	for _, f := range cfixtures.All {
+		out, err := cfixtures.Build(root, wdir, "c-", f, true)
+		if err != nil {
+			p.FixtureErrors = append(p.FixtureErrors, err.Error())
+			continue
+		}
+		p.Workloads = append(p.Workloads, out)
 	}
 
 	for _, pkg := range pkgs {

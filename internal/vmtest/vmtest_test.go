@@ -91,6 +91,9 @@ func TestVM(t *testing.T) {
 	t.Logf("built btool=%v, %d workloads and %d test binaries (%s) into a %.0f MB initramfs in %.1fs",
 		payload.Btool != "", len(payload.Workloads), len(payload.Packages), strings.Join(names, " "),
 		float64(size)/(1<<20), time.Since(start).Seconds())
+	for _, e := range payload.FixtureErrors {
+		t.Logf("C fixture not built, its tests will skip in the VM: %s", e)
+	}
 
 	// Each single-threaded TCG guest needs one host core, so on the 2-core CI
 	// machine two side by side take about as long as one (see doc.go);
