@@ -85,10 +85,25 @@ func GoArgs(params []ParamType) []Arg {
 			break
 		}
 		a := regArg(p, goRegs[i], true)
+		if isGoString(p.Type) {
+			a.Kind = ArgGoString
+			a.Off2, _ = PtRegsOffset(goRegs[i+1])
+		}
 		args = append(args, a)
 		i += words
 	}
 	return args
+}
+
+// isGoString reports whether t is Go's string header as DWARF describes
+// it: struct string { uint8 *str; int len }.
+func isGoString(t ebtf.Type) bool {
+	if t == nil {
+		return false
+	}
+	st, ok := ebtf.UnderlyingType(t).(*ebtf.Struct)
+	return ok && st.Name == "string" && st.Size == 16 && len(st.Members) == 2 &&
+		st.Members[0].Name == "str" && st.Members[1].Name == "len"
 }
 
 // goWords is how many integer registers a Go value of type t occupies.

@@ -579,6 +579,9 @@ func (c *checker) argOperand(at specparse.Expr, a *Arg) operand {
 	if a.Kind == ArgDataLoc {
 		return operand{kind: opString, typ: t, space: SpaceKernel, str: &strSource{kind: strDataLoc, arg: a}}
 	}
+	if a.Kind == ArgGoString {
+		return operand{kind: opString, typ: t, space: SpaceUser, str: &strSource{kind: strGo, arg: a}}
+	}
 	if it, ok := scalarInfo(t); ok {
 		switch a.Size {
 		case 1, 2, 4, 8:

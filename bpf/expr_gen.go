@@ -642,6 +642,10 @@ func readFn(space AddrSpace) asm.BuiltinFunc {
 // where the literal does. It jumps to label when (string == lit) == when.
 func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 	s, lit := n.src, n.lit
+	if s.kind == strGo {
+		g.goStrEq(s, lit, label, when)
+		return
+	}
 	var cmp []byte // bytes the buffer must start with
 	var size int   // buffer size
 	var want int32 // R0 after the read when the string can be equal
@@ -707,6 +711,38 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 // anyNonNegative as strCompareBuf's want accepts any successful read.
 const anyNonNegative = -1
 
+// goStrEq jumps to label when (the Go string equals lit) == when: the
+// lengths must match, then the bytes.
+func (g *codegen) goStrEq(s *strSource, lit string, label string, when bool) {
+	g.emit(asm.LoadMem(asm.R2, asm.R6, s.arg.Off2, asm.DWord))
+	if len(lit) == 0 {
+		if when {
+			g.emit(asm.JEq.Imm(asm.R2, 0, label))
+		} else {
+			g.emit(asm.JNE.Imm(asm.R2, 0, label))
+		}
+		return
+	}
+	skip := label
+	if when {
+		skip = g.newLabel()
+	}
+	g.emit(asm.JNE.Imm(asm.R2, int32(len(lit)), skip))
+	buf := g.alloc(len(lit))
+	defer g.free(len(lit))
+	g.emit(
+		asm.LoadMem(asm.R3, asm.R6, s.arg.Off, asm.DWord),
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, int32(buf)),
+		asm.Mov.Imm(asm.R2, int32(len(lit))),
+		asm.FnProbeReadUser.Call(),
+	)
+	g.strCompareBuf(buf, []byte(lit), 0, label, when) // probe_read_user returns 0 on success
+	if when {
+		g.bind(skip)
+	}
+}
+
 // strCompareBuf jumps to label when (R0 == want && buffer at buf starts
 // with cmp) == when.
 func (g *codegen) strCompareBuf(buf int16, cmp []byte, want int32, label string, when bool) {
@@ -764,6 +800,29 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 		)
 	}
 	switch {
+	case s.kind == strGo:
+		// A Go string: copy min(len, ss) bytes and terminate them; the
+		// string is truncated when it is longer.
+		fits := g.newLabel()
+		g.emit(
+			asm.LoadMem(asm.R2, asm.R6, s.arg.Off2, asm.DWord),
+			asm.StoreImm(asm.R7, flagOff, 0, asm.Byte),
+			asm.JLE.Imm(asm.R2, int32(ss-1), fits),
+			asm.Mov.Imm(asm.R2, int32(ss-1)),
+			asm.StoreImm(asm.R7, flagOff, 1, asm.Byte),
+		)
+		g.bind(fits)
+		g.emit(
+			asm.Mov.Reg(dst, asm.R2), // the length survives the call in dst
+			asm.LoadMem(asm.R3, asm.R6, s.arg.Off, asm.DWord),
+			asm.Mov.Reg(asm.R1, asm.R7),
+			asm.Add.Imm(asm.R1, int32(off)),
+			asm.FnProbeReadUser.Call(),
+			asm.Mov.Reg(asm.R1, asm.R7),
+			asm.Add.Reg(asm.R1, dst),
+			asm.StoreImm(asm.R1, int16(off), 0, asm.Byte),
+		)
+		return
 	case s.kind == strComm:
 		toRecord(min(16, ss))
 		g.emit(asm.FnGetCurrentComm.Call(), asm.StoreImm(asm.R7, flagOff, 0, asm.Byte))

@@ -122,6 +122,7 @@ const (
 	strArray                      // char[n] in memory at addr (n == 0: flexible array, unbounded)
 	strComm                       // $comm: bpf_get_current_comm
 	strDataLoc                    // tracepoint __data_loc char[] field
+	strGo                         // Go string: pointer and length in registers (arg)
 )
 
 // strSource is an expression usable as a string.
@@ -130,7 +131,7 @@ type strSource struct {
 	addr  irNode // strPtr, strArray: the address
 	space AddrSpace
 	n     int  // strArray: bytes in the array
-	arg   *Arg // strDataLoc: the field
+	arg   *Arg // strDataLoc: the field; strGo: the argument
 }
 
 // isConst reports whether n is a constant, and its value.

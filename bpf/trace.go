@@ -40,6 +40,11 @@ const (
 	// low 16 bits are the offset of the data from ctx and high 16 bits its
 	// length. Its Type is the element array (char[] for strings).
 	ArgDataLoc
+	// ArgGoString is a Go string passed in two registers under Go's
+	// ABIInternal: the data pointer at ctx+Off and the length at ctx+Off2
+	// (pt_regs offsets). It is a string of exactly that length, read from
+	// user memory; Go strings have no terminating NUL.
+	ArgGoString
 )
 
 // Arg is one value a probe can read: argN, retval, a named parameter or a

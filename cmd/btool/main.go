@@ -181,7 +181,7 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "btool",
-		Usage: "BPF tracing multitool: bcc's trace, argdist, funccount, funclatency and stackcount without clang",
+		Usage: "BPF tracing multitool: bcc-style trace and funccount (argdist, funclatency and stackcount to come), no clang or headers",
 		Description: "Run 'btool COMMAND -h' for a command's options. Probe specs follow bcc's grammar;\n" +
 			"see docs/ in the source tree for examples.",
 		Writer:          stdout,

@@ -319,3 +319,31 @@ func TestKernelTracePerfBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelTraceGoStrings prints Go string arguments (pointer and length in
+// two registers, no NUL), truncated at -Z with a marker, and filters on
+// string equality.
+func TestKernelTraceGoStrings(t *testing.T) {
+	requireRoot(t)
+	bin := testutil.Workload(t, "gostrings")
+	w := startWorkload(t, bin, "-wait")
+	tr := startBtool(t, "trace", "-Z", "16", "-p", strconv.Itoa(w.pid),
+		bin+`:main.greet "name=%s n=%d", name, n`,
+		bin+`:main.greet (name == "be") "found be"`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	var msgs []string
+	for _, l := range traceLines(out, "") {
+		f := strings.Fields(l)
+		msgs = append(msgs, strings.Join(f[4:], " "))
+	}
+	want := map[string]bool{"name=alpha n=0": true, "name=be n=1": true, "name=a-very-long-nam... n=2": true, "found be": true}
+	if len(msgs) != len(want) {
+		t.Fatalf("want %d lines, got %d:\n%s", len(want), len(msgs), out)
+	}
+	for _, m := range msgs {
+		if !want[m] {
+			t.Errorf("unexpected line %q", m)
+		}
+	}
+}
