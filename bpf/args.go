@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	ebtf "github.com/cilium/ebpf/btf"
+
+	"github.com/btool/btool/btf"
 )
 
 // struct pt_regs offsets on x86_64, by register name.
@@ -135,12 +137,12 @@ func regArgs(params []ParamType, regs []string, user bool) []Arg {
 
 func regArg(p ParamType, reg string, user bool) Arg {
 	off, _ := PtRegsOffset(reg)
-	return Arg{Name: p.Name, Type: p.Type, Kind: ArgCtx, Off: off, Size: 8, Signed: isSigned(p.Type), User: user}
+	return Arg{Name: p.Name, Type: p.Type, Kind: ArgCtx, Off: off, Size: 8, Signed: btf.IsSigned(p.Type), User: user}
 }
 
 // RetReg is retval in a kretprobe or uretprobe: RAX.
 func RetReg(t ebtf.Type) *Arg {
-	return &Arg{Name: "retval", Type: t, Kind: ArgCtx, Off: ptRegs["ax"], Size: 8, Signed: isSigned(t)}
+	return &Arg{Name: "retval", Type: t, Kind: ArgCtx, Off: ptRegs["ax"], Size: 8, Signed: btf.IsSigned(t)}
 }
 
 // SyscallWrapperArgs returns the arguments of a syscall as seen from a
@@ -155,7 +157,7 @@ func SyscallWrapperArgs(params []ParamType, regsOff int16) []Arg {
 			break
 		}
 		off2, _ := PtRegsOffset(syscallRegs[i])
-		args = append(args, Arg{Name: p.Name, Type: p.Type, Kind: ArgRegsIndirect, Off: regsOff, Off2: off2, Size: 8, Signed: isSigned(p.Type), User: true})
+		args = append(args, Arg{Name: p.Name, Type: p.Type, Kind: ArgRegsIndirect, Off: regsOff, Off2: off2, Size: 8, Signed: btf.IsSigned(p.Type), User: true})
 	}
 	return args
 }
@@ -177,22 +179,8 @@ func FentryArgs(params []ParamType) ([]Arg, int16, error) {
 				}
 			}
 		}
-		args = append(args, Arg{Name: p.Name, Type: p.Type, Kind: ArgCtx, Off: int16(8 * slot), Size: 8, Signed: isSigned(p.Type)})
+		args = append(args, Arg{Name: p.Name, Type: p.Type, Kind: ArgCtx, Off: int16(8 * slot), Size: 8, Signed: btf.IsSigned(p.Type)})
 		slot += words
 	}
 	return args, int16(8 * slot), nil
-}
-
-// isSigned reports whether t is a signed integer or enum (after typedefs).
-func isSigned(t ebtf.Type) bool {
-	if t == nil {
-		return false
-	}
-	switch u := ebtf.UnderlyingType(t).(type) {
-	case *ebtf.Int:
-		return u.Encoding&ebtf.Signed != 0
-	case *ebtf.Enum:
-		return u.Signed
-	}
-	return false
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
+	"github.com/btool/btool/btf"
 	"github.com/btool/btool/internal/testutil"
 	"github.com/btool/btool/specparse"
 )
@@ -85,7 +86,7 @@ func rawArgs(args []Arg) *ProbeContext {
 
 // u64 is a raw tracepoint argument slot i of 8 bytes.
 func u64Arg(name string, i int, typ ebtf.Type) Arg {
-	return Arg{Name: name, Type: typ, Kind: ArgCtx, Off: int16(8 * i), Size: 8, Signed: isSigned(typ)}
+	return Arg{Name: name, Type: typ, Kind: ArgCtx, Off: int16(8 * i), Size: 8, Signed: btf.IsSigned(typ)}
 }
 
 // decode renders each field of rec for comparison: integers in decimal,

@@ -141,3 +141,18 @@ func ParseCType(s string, size int, signed bool, lookup TypeLookup) (ebtf.Type, 
 	}
 	return t, nil
 }
+
+// IsSigned reports whether t, after typedefs and qualifiers, is a signed
+// integer or a signed enum. nil (an unknown type) is unsigned.
+func IsSigned(t ebtf.Type) bool {
+	if t == nil {
+		return false
+	}
+	switch u := ebtf.UnderlyingType(t).(type) {
+	case *ebtf.Int:
+		return u.Encoding&ebtf.Signed != 0
+	case *ebtf.Enum:
+		return u.Signed
+	}
+	return false
+}

@@ -14,9 +14,6 @@ import (
 	"github.com/btool/btool/specparse"
 )
 
-// syscallPrefixes are the spellings users type for syscall entry points.
-var syscallPrefixes = []string{"__x64_sys_", "__ia32_sys_", "__se_sys_", "__do_sys_", "__arm64_sys_", "SyS_", "sys_"}
-
 // resolveCount turns a funccount-style pattern into counting groups. Errors
 // about what the user typed are UsageErrors pointing into the pattern.
 func resolveCount(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountGroup, error) {
@@ -45,17 +42,6 @@ func targetSpan(p *specparse.Pattern) (specparse.Pos, specparse.Pos) {
 	return p.TargetPos, p.TargetPos + specparse.Pos(len(p.Target))
 }
 
-// syscallGlob reports whether a kernel pattern names syscalls through one
-// of the entry-point spellings, and returns the pattern for the bare name.
-func syscallGlob(fn string) (string, bool) {
-	for _, pre := range syscallPrefixes {
-		if strings.HasPrefix(fn, pre) && len(fn) > len(pre) {
-			return fn[len(pre):], true
-		}
-	}
-	return "", false
-}
-
 func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountGroup, error) {
 	_, mechErr := bpf.UsableModes(bpf.KernelFunc, f)
 	if mechErr != nil && !errors.Is(mechErr, bpf.ErrNotSupported) {
@@ -63,7 +49,7 @@ func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountG
 	}
 	// Syscall names: with kprobes or fentry use the arch wrapper; without
 	// them, count through the syscalls:sys_enter_* tracepoints.
-	if rest, ok := syscallGlob(p.Func); ok {
+	if rest, ok := syscalls.CutPrefix(p.Func); ok {
 		if p.IsLiteral() {
 			if name, ok := syscalls.Canonical(p.Func); ok {
 				if mechErr == nil {
@@ -197,17 +183,8 @@ func resolveTracepoints(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 
 // openTarget resolves and opens the binary a user pattern names.
 func openTarget(p *specparse.Pattern) (*dwarfinfo.Binary, error) {
-	path, err := dwarfinfo.FindBinary(p.Target)
-	if err != nil {
-		pos, end := targetSpan(p)
-		return nil, patternErr(p, pos, end, "%v", err)
-	}
-	b, err := dwarfinfo.Open(path)
-	if err != nil {
-		pos, end := targetSpan(p)
-		return nil, patternErr(p, pos, end, "%v", err)
-	}
-	return b, nil
+	pos, end := targetSpan(p)
+	return openBinary(p.Target, specSpan{p.Raw, pos, end})
 }
 
 func resolveUser(p *specparse.Pattern) ([]bpf.CountGroup, error) {
@@ -220,26 +197,14 @@ func resolveUser(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 		return nil, err
 	}
 	defer b.Close()
-	syms, err := b.Functions()
+	pos, end := funcSpan(p)
+	syms, err := findFunctions(b, m.Match, p.Func, p.IsLiteral(), specSpan{p.Raw, pos, end})
 	if err != nil {
-		return nil, fmt.Errorf("read symbols of %s: %w", b.Path(), err)
+		return nil, err
 	}
-	var targets []bpf.Target
-	for _, s := range syms {
-		if m.Match(s.Name) || (s.Demangled != s.Name && m.Match(s.Demangled)) {
-			targets = append(targets, bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset})
-		}
-	}
-	if len(targets) == 0 {
-		pos, end := funcSpan(p)
-		if p.IsLiteral() {
-			names := make([]string, 0, len(syms))
-			for _, s := range syms {
-				names = append(names, s.Name)
-			}
-			return nil, patternErr(p, pos, end, "no function %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
-		}
-		return nil, patternErr(p, pos, end, "no functions in %s match %q", b.Path(), p.Func)
+	targets := make([]bpf.Target, len(syms))
+	for i, s := range syms {
+		targets[i] = bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset}
 	}
 	sort.SliceStable(targets, func(i, j int) bool { return targets[i].Offset < targets[j].Offset })
 	return []bpf.CountGroup{{Kind: bpf.UserFunc, Targets: targets}}, nil
@@ -255,38 +220,15 @@ func resolveUSDT(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 		return nil, err
 	}
 	defer b.Close()
-	probes, err := b.USDT()
+	pos, end := funcSpan(p)
+	match := func(u dwarfinfo.USDTProbe) bool { return m.Match(u.Name) || m.Match(u.Provider+":"+u.Name) }
+	probes, err := findUSDT(b, match, p.Func, p.IsLiteral(), specSpan{p.Raw, pos, end})
 	if err != nil {
-		return nil, fmt.Errorf("read USDT notes of %s: %w", b.Path(), err)
+		return nil, err
 	}
-	var targets []bpf.Target
-	for _, u := range probes {
-		if m.Match(u.Name) || m.Match(u.Provider+":"+u.Name) {
-			targets = append(targets, bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset})
-		}
-	}
-	if len(targets) == 0 {
-		pos, end := funcSpan(p)
-		names := make([]string, len(probes))
-		for i, u := range probes {
-			names[i] = u.Name
-		}
-		if len(probes) == 0 {
-			return nil, patternErr(p, pos, end, "%s has no USDT probes (no .note.stapsdt section)", b.Path())
-		}
-		if p.IsLiteral() {
-			return nil, patternErr(p, pos, end, "unknown USDT probe %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
-		}
-		return nil, patternErr(p, pos, end, "no USDT probes in %s match %q", b.Path(), p.Func)
+	targets := make([]bpf.Target, len(probes))
+	for i, u := range probes {
+		targets[i] = bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset}
 	}
 	return []bpf.CountGroup{{Kind: bpf.UserFunc, Targets: targets}}, nil
-}
-
-// countTargets is the number of targets over all groups.
-func countTargets(groups []bpf.CountGroup) int {
-	n := 0
-	for _, g := range groups {
-		n += len(g.Targets)
-	}
-	return n
 }

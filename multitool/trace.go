@@ -317,14 +317,16 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 	bw := bufio.NewWriterSize(env.Out, 64<<10)
 	defer bw.Flush()
 	var msgBuf, line []byte
+	var msgFilter []byte
+	if o.MsgFilter != "" {
+		msgFilter = []byte(o.MsgFilter)
+	}
 	printEvent := func(rec []byte) (bool, error) {
-		if len(rec) < bpf.HdrSize {
+		probe, err := TraceRecordProbe(rec)
+		if err != nil || int(probe) >= len(tps) {
 			return false, nil
 		}
-		pi := int(leU32(rec[bpf.HdrProbe:]))
-		if pi >= len(tps) {
-			return false, nil
-		}
+		pi := int(probe)
 		tp := tps[pi]
 		if err := dec.Decode(rec, tp.layout, &ev); err != nil {
 			return false, nil
@@ -336,10 +338,9 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 			sym.Snapshot(ev.PID)
 		}
 		msgBuf = AppendMessage(msgBuf[:0], tp.verbs, ev.Values, sym, ev.PID)
-		if o.MsgFilter != "" && !bytes.Contains(msgBuf, []byte(o.MsgFilter)) {
+		if msgFilter != nil && !bytes.Contains(msgBuf, msgFilter) {
 			return false, nil
 		}
-		msg := string(msgBuf)
 		fn := funcName(tp.plan, ev.Target)
 		if o.KernelStack {
 			ev.KAddrs = trimTracerFrames(sess.StackAddrs(ev.KStack), sym)
@@ -348,13 +349,15 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 			ev.UAddrs = sess.StackAddrs(ev.UStack)
 		}
 		if o.JSON {
-			b, err := TraceJSON(&ev, fn, msg, clk, sym)
+			b, err := TraceJSON(&ev, fn, string(msgBuf), clk, sym)
 			if err != nil {
 				return false, nil
 			}
 			line = append(append(line[:0], b...), '\n')
 		} else {
-			line = append(cols.AppendLine(line[:0], &ev, fn, msg, clk), '\n')
+			// The message ends the line: append it from its buffer rather
+			// than allocating a string per event.
+			line = append(append(cols.AppendLine(line[:0], &ev, fn, "", clk), msgBuf...), '\n')
 		}
 		if _, err := bw.Write(line); err != nil {
 			return false, err
@@ -432,10 +435,6 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
-}
-
-func leU32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // funcName is the FUNC column: the target the event came from.

@@ -222,7 +222,7 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 			}
 			pc.Args = args
 			if plan.ret {
-				pc.Ret = &bpf.Arg{Name: "retval", Type: ret, Kind: bpf.ArgCtx, Off: retOff, Size: 8, Signed: isSignedType(ret)}
+				pc.Ret = &bpf.Arg{Name: "retval", Type: ret, Kind: bpf.ArgCtx, Off: retOff, Size: 8, Signed: btf.IsSigned(ret)}
 			}
 			return pc, nil
 		}
@@ -277,16 +277,6 @@ func padParams(params []bpf.ParamType, n int) []bpf.ParamType {
 		params = append(params, bpf.ParamType{})
 	}
 	return params
-}
-
-func isSignedType(t ebtf.Type) bool {
-	switch u := ebtf.UnderlyingType(t).(type) {
-	case *ebtf.Int:
-		return u.Encoding&ebtf.Signed != 0
-	case *ebtf.Enum:
-		return u.Signed
-	}
-	return false
 }
 
 // applySignature overrides params with a signature the user wrote, like
@@ -428,15 +418,9 @@ func rawSyscallFields(fields []bpf.Arg, exit bool) []bpf.Arg {
 	return out
 }
 
+// openBinary opens the library or binary a probe names.
 func (r *traceResolver) openBinary(p *specparse.Probe, spec string) (*dwarfinfo.Binary, error) {
-	path, err := dwarfinfo.FindBinary(p.Library)
-	if err == nil {
-		var b *dwarfinfo.Binary
-		if b, err = dwarfinfo.Open(path); err == nil {
-			return b, nil
-		}
-	}
-	return nil, specErr(spec, p.LibraryPos, p.LibraryPos+specparse.Pos(len(p.Library)), "%v", err)
+	return openBinary(p.Library, specSpan{spec, p.LibraryPos, p.LibraryPos + specparse.Pos(len(p.Library))})
 }
 
 // dwarfRegs maps x86_64 DWARF register numbers to pt_regs names.
@@ -448,24 +432,13 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 	if err != nil {
 		return nil, err
 	}
-	syms, err := b.Functions()
-	if err != nil {
-		return nil, err
-	}
 	pat, err := specparse.Glob(p.Func)
 	if err != nil {
 		return nil, specErr(spec, pos, end, "%v", err)
 	}
-	var matched []dwarfinfo.Symbol
-	var names []string
-	for _, s := range syms {
-		names = append(names, s.Name)
-		if pat.MatchString(s.Name) || pat.MatchString(s.Demangled) {
-			matched = append(matched, s)
-		}
-	}
-	if len(matched) == 0 {
-		return nil, specErr(spec, pos, end, "no function %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
+	matched, err := findFunctions(b, pat.MatchString, p.Func, !strings.ContainsAny(p.Func, "*?["), specSpan{spec, pos, end})
+	if err != nil {
+		return nil, err
 	}
 	isGo := b.IsGo()
 	ret := p.Kind == specparse.Return
@@ -520,7 +493,7 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 		case isGo:
 			pc.Args = bpf.GoArgs(padParams(params, 9))
 			if ret {
-				pc.Ret = &bpf.Arg{Name: "retval", Type: retType, Kind: bpf.ArgCtx, Off: 80, Size: 8, Signed: isSignedType(retType), User: true}
+				pc.Ret = &bpf.Arg{Name: "retval", Type: retType, Kind: bpf.ArgCtx, Off: 80, Size: 8, Signed: btf.IsSigned(retType), User: true}
 			}
 		default:
 			pc.Args = bpf.RegArgs(padParams(params, 6), true)
@@ -579,32 +552,22 @@ func (r *traceResolver) resolveUSDT(p *specparse.Probe, spec string) (*tracePlan
 	if err != nil {
 		return nil, err
 	}
-	probes, err := b.USDT()
-	if err != nil {
-		return nil, err
-	}
 	pat, err := specparse.Glob(p.Func)
 	if err != nil {
 		return nil, specErr(spec, pos, end, "%v", err)
 	}
+	match := func(u dwarfinfo.USDTProbe) bool {
+		return (p.Provider == "" || p.Provider == u.Provider) && pat.MatchString(u.Name)
+	}
+	probes, err := findUSDT(b, match, p.Func, !strings.ContainsAny(p.Func, "*?["), specSpan{spec, pos, end})
+	if err != nil {
+		return nil, err
+	}
 	plan := &tracePlan{probe: p, spec: spec, kind: bpf.UserFunc}
-	var first *dwarfinfo.USDTProbe
-	var names []string
 	for i, u := range probes {
-		names = append(names, u.Name)
-		if (p.Provider == "" || p.Provider == u.Provider) && pat.MatchString(u.Name) {
-			if first == nil {
-				first = &probes[i]
-			}
-			plan.targets = append(plan.targets, bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset, Slot: uint32(len(plan.targets))})
-		}
+		plan.targets = append(plan.targets, bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset, Slot: uint32(i)})
 	}
-	if first == nil {
-		if len(probes) == 0 {
-			return nil, specErr(spec, pos, end, "%s has no USDT probes (no .note.stapsdt section)", b.Path())
-		}
-		return nil, specErr(spec, pos, end, "unknown USDT probe %q in %s%s", p.Func, b.Path(), didYouMean(suggest(p.Func, names, 3)))
-	}
+	first := &probes[0]
 	uargs, err := dwarfinfo.ParseUSDTArgs(first.Args)
 	if err != nil {
 		return nil, specErr(spec, pos, end, "USDT probe %s: %v", first.Name, err)

@@ -107,12 +107,23 @@ var symbolPrefixes = []string{
 // name; otherwise false. A bare syscall name ("read") is not a function name
 // and reports false.
 func Canonical(fn string) (string, bool) {
+	if x, ok := CutPrefix(fn); ok {
+		if _, known := Number(x); known {
+			return x, true
+		}
+	}
+	return "", false
+}
+
+// CutPrefix strips the syscall entry-point prefix of fn (sys_, SyS_,
+// __x64_sys_, ...: the spellings Canonical accepts) without checking that
+// the rest names a syscall, so patterns like "sys_rea*" can be matched
+// against syscall names. ok is false when fn has no such prefix or nothing
+// follows it.
+func CutPrefix(fn string) (rest string, ok bool) {
 	for _, p := range symbolPrefixes {
-		if x, ok := strings.CutPrefix(fn, p); ok {
-			if _, known := Number(x); known {
-				return x, true
-			}
-			return "", false
+		if x, found := strings.CutPrefix(fn, p); found {
+			return x, x != ""
 		}
 	}
 	return "", false
