@@ -12,26 +12,29 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 )
 
-// AttachedGroup reports how one CountGroup was attached.
+// AttachedGroup reports how one compile.CountGroup was attached.
 type AttachedGroup struct {
-	Kind    TargetKind
-	Mode    Mode
-	Targets []Target        // the targets that are attached
-	Skipped []SkippedTarget // targets that failed individually (per-target modes only)
-	Tried   []error         // modes that failed before Mode worked, in ladder order
+	Kind    compile.TargetKind
+	Mode    compile.Mode
+	Targets []compile.Target // the targets that are attached
+	Skipped []SkippedTarget  // targets that failed individually (per-target modes only)
+	Tried   []error          // modes that failed before compile.Mode worked, in ladder order
 }
 
 // SkippedTarget is a target that could not be attached, and why.
 type SkippedTarget struct {
-	Target Target
+	Target compile.Target
 	Err    error
 }
 
-// Counters is a loaded and attached CountPlan. Close it to detach.
+// Counters is a loaded and attached compile.CountPlan. Close it to detach.
 type Counters struct {
-	Plan   *CountPlan
+	Plan   *compile.CountPlan
 	Groups []AttachedGroup
 
 	counts *ebpf.Map
@@ -58,11 +61,11 @@ func (o *AttachOptions) logf(format string, args ...any) {
 }
 
 // AttachCounters loads and attaches counting programs for every group in p,
-// walking each group's mode ladder (see Ladder) and falling back one step
+// walking each group's mode ladder (see compile.Ladder) and falling back one step
 // when a mode is unsupported or refused. On failure nothing stays attached.
 // Needs root. The error wraps ErrNotSupported when no mechanism fits.
-func AttachCounters(ctx context.Context, p *CountPlan, f *Features, opts *AttachOptions) (_ *Counters, err error) {
-	counts, err := ebpf.NewMap(p.countsSpec())
+func AttachCounters(ctx context.Context, p *compile.CountPlan, f *feature.Features, opts *AttachOptions) (_ *Counters, err error) {
+	counts, err := ebpf.NewMap(p.CountsSpec())
 	if err != nil {
 		return nil, fmt.Errorf("create counts map: %w", explainLoadErr(err))
 	}
@@ -87,7 +90,7 @@ func AttachCounters(ctx context.Context, p *CountPlan, f *Features, opts *Attach
 		var attached bool
 		for _, m := range modes {
 			start := time.Now()
-			obj, err := CompileCounter(p, g, m, f)
+			obj, err := compile.CompileCounter(p, g, m, f.Have(feature.FeatCookie) == nil)
 			if err == nil {
 				ag.Targets, ag.Skipped, err = c.attachObject(ctx, obj)
 			}
@@ -119,11 +122,11 @@ func AttachCounters(ctx context.Context, p *CountPlan, f *Features, opts *Attach
 // attachObject loads obj's programs and attaches them. Per-target modes
 // attach in parallel and skip targets that fail alone; if every target
 // fails, the first error is returned and everything from obj is released.
-func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]Target, []SkippedTarget, error) {
+func (c *Counters) attachObject(ctx context.Context, obj *compile.Object) ([]compile.Target, []SkippedTarget, error) {
 	type result struct {
 		prog    *ebpf.Program
 		links   []link.Link
-		ok      []Target
+		ok      []compile.Target
 		skipped []SkippedTarget
 		err     error
 	}
@@ -136,11 +139,11 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]Target, []S
 			return
 		}
 		spec := p.Spec.Copy()
-		if err := spec.Instructions.AssociateMap(countsMap, c.counts); err != nil {
+		if err := spec.Instructions.AssociateMap(compile.MapCounts, c.counts); err != nil {
 			r.err = err
 			return
 		}
-		prog, err := newProgram(spec)
+		prog, err := feature.Load(spec)
 		if err != nil {
 			r.err = fmt.Errorf("load %s program: %w", obj.Mode, explainLoadErr(err))
 			if len(p.Targets) == 1 {
@@ -151,7 +154,7 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]Target, []S
 		r.prog = prog
 		r.links, r.ok, r.skipped, r.err = AttachProgram(ctx, prog, p.Targets, ProgramAttach{Mode: obj.Mode, Kind: obj.Kind, PID: c.Plan.PID})
 	})
-	var ok []Target
+	var ok []compile.Target
 	var skipped []SkippedTarget
 	var firstErr error
 	for _, r := range results {
@@ -190,8 +193,8 @@ func (c *Counters) attachObject(ctx context.Context, obj *Object) ([]Target, []S
 
 // ProgramAttach says how AttachProgram attaches a program.
 type ProgramAttach struct {
-	Mode   Mode
-	Kind   TargetKind
+	Mode   compile.Mode
+	Kind   compile.TargetKind
 	Return bool   // attach to function returns (kretprobe, uretprobe); fexit is chosen by the program's AttachType
 	PID    uint32 // uprobes: attach for this process only; 0 for all
 }
@@ -202,10 +205,10 @@ type ProgramAttach struct {
 // return them as skipped; the error is set only when nothing attached. Each
 // target's Slot is its attach cookie. Uprobes also filter by PID in the
 // kernel's uprobe layer, so other processes don't even trap.
-func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []Target, pa ProgramAttach) ([]link.Link, []Target, []SkippedTarget, error) {
+func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Target, pa ProgramAttach) ([]link.Link, []compile.Target, []SkippedTarget, error) {
 	m, kind, pid := pa.Mode, pa.Kind, pa.PID
 	switch m {
-	case ModeKprobeMulti:
+	case compile.ModeKprobeMulti:
 		syms := make([]string, len(targets))
 		cookies := make([]uint64, len(targets))
 		for i, t := range targets {
@@ -220,9 +223,9 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []Target, pa
 			return nil, nil, nil, fmt.Errorf("kprobe_multi link on %d functions: %w", len(syms), err)
 		}
 		return []link.Link{l}, targets, nil, nil
-	case ModeRawSyscalls:
+	case compile.ModeRawSyscalls:
 		name := "sys_enter"
-		if kind == SyscallExit {
+		if kind == compile.SyscallExit {
 			name = "sys_exit"
 		}
 		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: prog})
@@ -230,8 +233,8 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []Target, pa
 			return nil, nil, nil, fmt.Errorf("raw tracepoint %s: %w", name, err)
 		}
 		return []link.Link{l}, targets, nil, nil
-	case ModeUprobeMulti:
-		byPath := map[string][]Target{}
+	case compile.ModeUprobeMulti:
+		byPath := map[string][]compile.Target{}
 		var order []string
 		for _, t := range targets {
 			if _, ok := byPath[t.Path]; !ok {
@@ -282,7 +285,7 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []Target, pa
 		}
 		links[i], errs[i] = attachOne(pa, prog, targets[i])
 	})
-	var ok []Target
+	var ok []compile.Target
 	var skipped []SkippedTarget
 	var out []link.Link
 	for i, t := range targets {
@@ -299,21 +302,21 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []Target, pa
 	return out, ok, skipped, nil
 }
 
-func attachOne(pa ProgramAttach, prog *ebpf.Program, t Target) (link.Link, error) {
+func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Link, error) {
 	cookie := uint64(t.Slot)
 	switch pa.Mode {
-	case ModeFentry:
+	case compile.ModeFentry:
 		return link.AttachTracing(link.TracingOptions{Program: prog})
-	case ModeKprobe:
+	case compile.ModeKprobe:
 		if pa.Return {
 			return link.Kretprobe(t.Symbol, prog, &link.KprobeOptions{Cookie: cookie})
 		}
 		return link.Kprobe(t.Symbol, prog, &link.KprobeOptions{Cookie: cookie})
-	case ModeRawTracepoint:
+	case compile.ModeRawTracepoint:
 		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: t.Event, Program: prog})
-	case ModeTracepoint:
+	case compile.ModeTracepoint:
 		return link.Tracepoint(t.Category, t.Event, prog, &link.TracepointOptions{Cookie: cookie})
-	case ModeUprobe:
+	case compile.ModeUprobe:
 		ex, err := link.OpenExecutable(t.Path)
 		if err != nil {
 			return nil, err

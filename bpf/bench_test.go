@@ -9,7 +9,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
-	"github.com/btool/btool/specparse"
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 )
 
 //go:noinline
@@ -34,11 +35,11 @@ func BenchmarkUprobePerEvent(b *testing.B) {
 		_ = s
 		return time.Since(start)
 	}
-	f, _ := NewFeatures()
-	target := []Target{{Name: "benchTarget", Path: path, Offset: off}}
+	f, _ := feature.NewFeatures()
+	target := []compile.Target{{Name: "benchTarget", Path: path, Offset: off}}
 	attach := func(insns asm.Instructions, m *ebpf.Map) func() {
 		if m != nil {
-			if err := insns.AssociateMap(countsMap, m); err != nil {
+			if err := insns.AssociateMap(compile.MapCounts, m); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -46,13 +47,13 @@ func BenchmarkUprobePerEvent(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		links, _, _, err := AttachProgram(context.Background(), prog, target, ProgramAttach{Mode: ModeUprobeMulti, Kind: UserFunc})
+		links, _, _, err := AttachProgram(context.Background(), prog, target, ProgramAttach{Mode: compile.ModeUprobeMulti, Kind: compile.UserFunc})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return func() { closeAll(links); prog.Close() }
 	}
-	if f.Have(FeatUprobeMulti) != nil {
+	if f.Have(feature.FeatUprobeMulti) != nil {
 		b.Skip("needs uprobe_multi")
 	}
 	var bare, empty, counted time.Duration
@@ -61,12 +62,16 @@ func BenchmarkUprobePerEvent(b *testing.B) {
 		detach := attach(asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}, nil)
 		empty += loop()
 		detach()
-		plan, _ := NewCountPlan([]CountGroup{{Kind: UserFunc, Targets: append([]Target(nil), target...)}}, 0, -1)
-		m, err := ebpf.NewMap(plan.countsSpec())
+		plan, _ := compile.NewCountPlan([]compile.CountGroup{{Kind: compile.UserFunc, Targets: append([]compile.Target(nil), target...)}}, 0, -1)
+		m, err := ebpf.NewMap(plan.CountsSpec())
 		if err != nil {
 			b.Fatal(err)
 		}
-		detach = attach(counter{slot: slotCookie, cpu: -1}.instructions(), m)
+		obj, err := compile.CompileCounter(plan, &plan.Groups[0], compile.ModeUprobeMulti, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		detach = attach(obj.Programs[0].Spec.Instructions, m)
 		counted += loop()
 		detach()
 		m.Close()
@@ -76,34 +81,4 @@ func BenchmarkUprobePerEvent(b *testing.B) {
 	b.ReportMetric(per(empty), "empty-prog-ns/call")
 	b.ReportMetric(per(counted), "counter-ns/call")
 	b.ReportMetric(100*(per(counted)-per(empty))/per(empty), "counter-vs-empty-%")
-}
-
-// BenchmarkCompileSpec: parse, check and generate one trace spec, the
-// compile half of launch-to-attached (target: at most 1 ms).
-func BenchmarkCompileSpec(b *testing.B) {
-	for _, tc := range []struct {
-		name, spec string
-		ctx        func(testing.TB) *ProbeContext
-	}{
-		{"tracepoint", `t:syscalls:sys_enter_read (args->count > 20000) "read %d bytes", args->count`, tracepointCtx},
-		{"kprobe-chain", `vfs_read (count > 0) "%s %d", file->f_path.dentry->d_name.name, count`, kprobeCtx},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			pc := tc.ctx(b)
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				p, err := specparse.ParseTrace(tc.spec)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ct, err := CheckTrace(p, pc, CheckOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, _, err := CompileTrace(ct, TraceOptions{UID: -1}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 }

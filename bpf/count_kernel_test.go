@@ -10,13 +10,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/internal/testutil"
 )
 
 // countPreads counts vfs_read calls made by this process through pread(2),
 // which calls vfs_read exactly once per call, in whatever mode the ladder
 // picks, and checks the mode and the exact count.
-func countPreads(t *testing.T, f *Features, wantMode Mode) {
+func countPreads(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 	t.Helper()
 	const calls = 200
 	fd, err := unix.Open("/proc/self/stat", unix.O_RDONLY, 0)
@@ -24,7 +26,7 @@ func countPreads(t *testing.T, f *Features, wantMode Mode) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	plan, err := NewCountPlan([]CountGroup{{Kind: KernelFunc, Targets: []Target{
+	plan, err := compile.NewCountPlan([]compile.CountGroup{{Kind: compile.KernelFunc, Targets: []compile.Target{
 		{Name: "vfs_read", Symbol: "vfs_read"},
 		{Name: "vfs_write", Symbol: "vfs_write"},
 	}}}, uint32(os.Getpid()), -1)
@@ -58,31 +60,31 @@ func countPreads(t *testing.T, f *Features, wantMode Mode) {
 
 func TestKernelCountKprobeMulti(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures()
-	testutil.RequireFeature(t, string(FeatKprobeMulti), f.Have(FeatKprobeMulti))
-	countPreads(t, f, ModeKprobeMulti)
+	f, _ := feature.NewFeatures()
+	testutil.RequireFeature(t, string(feature.FeatKprobeMulti), f.Have(feature.FeatKprobeMulti))
+	countPreads(t, f, compile.ModeKprobeMulti)
 }
 
 func TestKernelCountFentry(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures("kprobe_multi")
-	testutil.RequireFeature(t, string(FeatFentry), f.Have(FeatFentry))
-	countPreads(t, f, ModeFentry)
+	f, _ := feature.NewFeatures("kprobe_multi")
+	testutil.RequireFeature(t, string(feature.FeatFentry), f.Have(feature.FeatFentry))
+	countPreads(t, f, compile.ModeFentry)
 }
 
 func TestKernelCountKprobe(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures("kprobe_multi,fentry")
-	testutil.RequireFeature(t, string(FeatKprobe), f.Have(FeatKprobe))
-	countPreads(t, f, ModeKprobe)
+	f, _ := feature.NewFeatures("kprobe_multi,fentry")
+	testutil.RequireFeature(t, string(feature.FeatKprobe), f.Have(feature.FeatKprobe))
+	countPreads(t, f, compile.ModeKprobe)
 }
 
 // KprobeWithoutCookies exercises the one-program-per-target shape.
 func TestKernelCountKprobeNoCookie(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures("kprobe_multi,fentry,cookie")
-	testutil.RequireFeature(t, string(FeatKprobe), f.Have(FeatKprobe))
-	countPreads(t, f, ModeKprobe)
+	f, _ := feature.NewFeatures("kprobe_multi,fentry,cookie")
+	testutil.RequireFeature(t, string(feature.FeatKprobe), f.Have(feature.FeatKprobe))
+	countPreads(t, f, compile.ModeKprobe)
 }
 
 //go:noinline
@@ -127,11 +129,11 @@ func selfOffset(t testing.TB, sym string) (string, uint64) {
 	return "", 0
 }
 
-func countUprobe(t *testing.T, f *Features, wantMode Mode) {
+func countUprobe(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 	t.Helper()
 	const calls = 300
 	path, off := selfOffset(t, "github.com/btool/btool/bpf.uprobeTarget")
-	plan, err := NewCountPlan([]CountGroup{{Kind: UserFunc, Targets: []Target{
+	plan, err := compile.NewCountPlan([]compile.CountGroup{{Kind: compile.UserFunc, Targets: []compile.Target{
 		{Name: "uprobeTarget", Path: path, Offset: off},
 	}}}, uint32(os.Getpid()), -1)
 	if err != nil {
@@ -160,25 +162,25 @@ func countUprobe(t *testing.T, f *Features, wantMode Mode) {
 
 func TestKernelCountUprobeMulti(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures()
-	testutil.RequireFeature(t, string(FeatUprobeMulti), f.Have(FeatUprobeMulti))
-	countUprobe(t, f, ModeUprobeMulti)
+	f, _ := feature.NewFeatures()
+	testutil.RequireFeature(t, string(feature.FeatUprobeMulti), f.Have(feature.FeatUprobeMulti))
+	countUprobe(t, f, compile.ModeUprobeMulti)
 }
 
 func TestKernelCountUprobe(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures("uprobe_multi")
-	testutil.RequireFeature(t, string(FeatUprobe), f.Have(FeatUprobe))
-	countUprobe(t, f, ModeUprobe)
+	f, _ := feature.NewFeatures("uprobe_multi")
+	testutil.RequireFeature(t, string(feature.FeatUprobe), f.Have(feature.FeatUprobe))
+	countUprobe(t, f, compile.ModeUprobe)
 }
 
 func TestKernelCountRawTracepoint(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures()
-	testutil.RequireFeature(t, string(FeatRawTracepoint), f.Have(FeatRawTracepoint))
+	f, _ := feature.NewFeatures()
+	testutil.RequireFeature(t, string(feature.FeatRawTracepoint), f.Have(feature.FeatRawTracepoint))
 	// sched_process_fork fires in the parent for every fork; count this
 	// process's forks.
-	plan, err := NewCountPlan([]CountGroup{{Kind: Tracepoint, Targets: []Target{
+	plan, err := compile.NewCountPlan([]compile.CountGroup{{Kind: compile.Tracepoint, Targets: []compile.Target{
 		{Name: "sched:sched_process_fork", Category: "sched", Event: "sched_process_fork"},
 	}}}, uint32(os.Getpid()), -1)
 	if err != nil {
@@ -189,7 +191,7 @@ func TestKernelCountRawTracepoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Groups[0].Mode != ModeRawTracepoint {
+	if c.Groups[0].Mode != compile.ModeRawTracepoint {
 		t.Fatalf("mode = %s", c.Groups[0].Mode)
 	}
 	const forks = 3

@@ -8,26 +8,28 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/internal/testutil"
 )
 
 func TestLadder(t *testing.T) {
 	for _, tc := range []struct {
-		kind    TargetKind
-		present []Feature
+		kind    compile.TargetKind
+		present []feature.Feature
 		want    string
 		wantErr string
 	}{
-		{KernelFunc, []Feature{FeatKprobe, FeatKprobeMulti, FeatFentry}, "kprobe_multi fentry kprobe", ""},
-		{KernelFunc, []Feature{FeatKprobe, FeatFentry}, "fentry kprobe", ""},
-		{KernelFunc, []Feature{FeatKprobe}, "kprobe", ""},
-		{KernelFunc, []Feature{FeatTracepoint}, "", "this kernel cannot attach to a kernel function"},
-		{SyscallEnter, []Feature{FeatRawTracepoint, FeatTracepoint}, "raw_syscalls tracepoint", ""},
-		{Tracepoint, []Feature{FeatTracepoint}, "tracepoint", ""},
-		{UserFunc, []Feature{FeatUprobe, FeatUprobeMulti}, "uprobe_multi uprobe", ""},
-		{UserFunc, []Feature{FeatUprobe}, "uprobe", ""},
+		{compile.KernelFunc, []feature.Feature{feature.FeatKprobe, feature.FeatKprobeMulti, feature.FeatFentry}, "kprobe_multi fentry kprobe", ""},
+		{compile.KernelFunc, []feature.Feature{feature.FeatKprobe, feature.FeatFentry}, "fentry kprobe", ""},
+		{compile.KernelFunc, []feature.Feature{feature.FeatKprobe}, "kprobe", ""},
+		{compile.KernelFunc, []feature.Feature{feature.FeatTracepoint}, "", "this kernel cannot attach to a kernel function"},
+		{compile.SyscallEnter, []feature.Feature{feature.FeatRawTracepoint, feature.FeatTracepoint}, "raw_syscalls tracepoint", ""},
+		{compile.Tracepoint, []feature.Feature{feature.FeatTracepoint}, "tracepoint", ""},
+		{compile.UserFunc, []feature.Feature{feature.FeatUprobe, feature.FeatUprobeMulti}, "uprobe_multi uprobe", ""},
+		{compile.UserFunc, []feature.Feature{feature.FeatUprobe}, "uprobe", ""},
 	} {
-		modes, err := UsableModes(tc.kind, NewFakeFeatures(tc.present...))
+		modes, err := UsableModes(tc.kind, feature.NewFakeFeatures(tc.present...))
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%s %v: err = %v, want %q", tc.kind, tc.present, err, tc.wantErr)
@@ -45,35 +47,35 @@ func TestLadder(t *testing.T) {
 }
 
 func TestNewFeaturesRejectsUnknown(t *testing.T) {
-	if _, err := NewFeatures("kprobe_multi,bogus"); err == nil || !strings.Contains(err.Error(), `unknown feature "bogus"`) {
+	if _, err := feature.NewFeatures("kprobe_multi,bogus"); err == nil || !strings.Contains(err.Error(), `unknown feature "bogus"`) {
 		t.Fatalf("err = %v", err)
 	}
-	f, err := NewFeatures("kprobe_multi")
+	f, err := feature.NewFeatures("kprobe_multi")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Have(FeatKprobeMulti); err == nil || !strings.Contains(err.Error(), "disabled by --no-feature") {
+	if err := f.Have(feature.FeatKprobeMulti); err == nil || !strings.Contains(err.Error(), "disabled by --no-feature") {
 		t.Fatalf("Have = %v", err)
 	}
 }
 
 func TestCountPlanSlots(t *testing.T) {
-	p, err := NewCountPlan([]CountGroup{
-		{Kind: KernelFunc, Targets: []Target{{Name: "a"}, {Name: "b"}}},
-		{Kind: SyscallEnter, Targets: []Target{{Name: "read", Syscall: 0}, {Name: "getpid", Syscall: 39}}},
-		{Kind: Tracepoint, Targets: []Target{{Name: "x"}}},
+	p, err := compile.NewCountPlan([]compile.CountGroup{
+		{Kind: compile.KernelFunc, Targets: []compile.Target{{Name: "a"}, {Name: "b"}}},
+		{Kind: compile.SyscallEnter, Targets: []compile.Target{{Name: "read", Syscall: 0}, {Name: "getpid", Syscall: 39}}},
+		{Kind: compile.Tracepoint, Targets: []compile.Target{{Name: "x"}}},
 	}, 0, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := []uint32{p.Groups[0].Targets[0].Slot, p.Groups[0].Targets[1].Slot, p.Groups[1].Targets[0].Slot, p.Groups[1].Targets[1].Slot, p.Groups[2].Targets[0].Slot}
-	want := []uint32{0, 1, 2, 2 + 39, 2 + MaxSyscalls}
+	want := []uint32{0, 1, 2, 2 + 39, 2 + compile.MaxSyscalls}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("slots = %v, want %v", got, want)
 		}
 	}
-	if p.Slots != 3+MaxSyscalls {
+	if p.Slots != 3+compile.MaxSyscalls {
 		t.Fatalf("Slots = %d", p.Slots)
 	}
 }
@@ -81,11 +83,11 @@ func TestCountPlanSlots(t *testing.T) {
 // countGetpid attaches a counter for getppid calls of this process in the
 // given mode ladder and checks the exact count. (Not getpid: the Go runtime
 // calls getpid itself when it preempts goroutines with signals.)
-func countGetpid(t *testing.T, f *Features, kind TargetKind, wantMode Mode) {
+func countGetpid(t *testing.T, f *feature.Features, kind compile.TargetKind, wantMode compile.Mode) {
 	t.Helper()
 	const calls = 1000
 	nr := int(unix.SYS_GETPPID)
-	plan, err := NewCountPlan([]CountGroup{{Kind: kind, Targets: []Target{{
+	plan, err := compile.NewCountPlan([]compile.CountGroup{{Kind: kind, Targets: []compile.Target{{
 		Name: "getppid", Category: "syscalls", Event: "sys_enter_getppid", Syscall: nr,
 	}}}}, uint32(os.Getpid()), -1)
 	if err != nil {
@@ -120,24 +122,24 @@ func (l testLog) Write(p []byte) (int, error) {
 
 func TestKernelCountRawSyscalls(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures()
-	testutil.RequireFeature(t, string(FeatRawTracepoint), f.Have(FeatRawTracepoint))
-	countGetpid(t, f, SyscallEnter, ModeRawSyscalls)
+	f, _ := feature.NewFeatures()
+	testutil.RequireFeature(t, string(feature.FeatRawTracepoint), f.Have(feature.FeatRawTracepoint))
+	countGetpid(t, f, compile.SyscallEnter, compile.ModeRawSyscalls)
 }
 
 func TestKernelCountPerfTracepoint(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures("raw_tracepoint")
-	testutil.RequireFeature(t, string(FeatTracepoint), f.Have(FeatTracepoint))
-	countGetpid(t, f, SyscallEnter, ModeTracepoint)
+	f, _ := feature.NewFeatures("raw_tracepoint")
+	testutil.RequireFeature(t, string(feature.FeatTracepoint), f.Have(feature.FeatTracepoint))
+	countGetpid(t, f, compile.SyscallEnter, compile.ModeTracepoint)
 }
 
 func TestKernelCountSyscallExit(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, _ := NewFeatures()
-	testutil.RequireFeature(t, string(FeatRawTracepoint), f.Have(FeatRawTracepoint))
+	f, _ := feature.NewFeatures()
+	testutil.RequireFeature(t, string(feature.FeatRawTracepoint), f.Have(feature.FeatRawTracepoint))
 	const calls = 500
-	plan, err := NewCountPlan([]CountGroup{{Kind: SyscallExit, Targets: []Target{{
+	plan, err := compile.NewCountPlan([]compile.CountGroup{{Kind: compile.SyscallExit, Targets: []compile.Target{{
 		Name: "getppid", Category: "syscalls", Event: "sys_exit_getppid", Syscall: int(unix.SYS_GETPPID),
 	}}}}, uint32(os.Getpid()), -1)
 	if err != nil {

@@ -1,14 +1,18 @@
-// Package bpf turns checked probes into BPF programs and attaches them with
-// the best mechanism the running kernel offers.
+// Package bpf is btool's BPF runtime: it loads the programs package compile
+// generated, creates the maps they declare, attaches them with the best
+// mechanism the running kernel offers and reads the results back.
 //
-// It owns three things:
-//   - feature detection (Features): which attach mechanisms and helpers the
-//     kernel has, probed lazily through github.com/cilium/ebpf/features and
-//     small load probes, with user overrides (--no-feature);
-//   - code generation: BPF instructions built directly with
-//     github.com/cilium/ebpf/asm, never with clang;
-//   - attachment: an ordered ladder of Modes per kind of target, walked one
-//     step at a time, falling back when a mechanism is missing or refused.
+// It owns:
+//   - the attach ladders (UsableModes): for each kind of target, the modes
+//     the kernel supports, best first, walked one step at a time, falling
+//     back only when a mechanism is missing or refused;
+//   - loading and attaching (kprobe_multi, fentry, kprobes, tracepoints, raw
+//     tracepoints, uprobe_multi, uprobes), in parallel where each target
+//     costs a link, and detaching in parallel;
+//   - sessions: the maps, programs and links of one run, and reading their
+//     counts, lost-event counters and stacks.
 //
-// Loading and attaching need root (CAP_BPF and CAP_PERFMON).
+// Feature detection lives in package bpf/feature, code generation in
+// bpf/compile, which needs no kernel. Everything here needs root (CAP_BPF
+// and CAP_PERFMON).
 package bpf

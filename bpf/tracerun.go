@@ -12,20 +12,23 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 )
 
 // TraceProbe is one probe of `btool trace`, ready to compile and attach.
 type TraceProbe struct {
-	Kind    TargetKind
+	Kind    compile.TargetKind
 	Return  bool
-	Targets []Target // each Target's Slot is its index, used as the attach cookie
+	Targets []compile.Target // each compile.Target's Slot is its index, used as the attach cookie
 	// Modes is the ladder to try, best first (see UsableModes).
-	Modes []Mode
+	Modes []compile.Mode
 	// Compile generates the program for mode m. target is -1 for a program
 	// shared by every target (the cookie tells them apart), or the index of
 	// the one target the program serves (fentry binds a program to one
 	// function). Programs reference the maps by the Map* names.
-	Compile func(m Mode, target int) (*ebpf.ProgramSpec, error)
+	Compile func(m compile.Mode, target int) (*ebpf.ProgramSpec, error)
 }
 
 // TraceSessionOptions tune AttachTrace.
@@ -41,12 +44,12 @@ type TraceSessionOptions struct {
 // TraceSession is a set of attached trace programs and their maps. Close it
 // to detach.
 type TraceSession struct {
-	Events *ebpf.Map // ring buffer or perf event array
-	Lost   *ebpf.Map // per-CPU array of one u64: records the kernel could not reserve
-	Stacks *ebpf.Map // nil unless stacks were asked for
-	Modes  []Mode    // the mode each probe attached with
+	Events *ebpf.Map      // ring buffer or perf event array
+	Lost   *ebpf.Map      // per-CPU array of one u64: records the kernel could not reserve
+	Stacks *ebpf.Map      // nil unless stacks were asked for
+	Modes  []compile.Mode // the mode each probe attached with
 	// Attached[i] lists the targets of probe i that attached.
-	Attached [][]Target
+	Attached [][]compile.Target
 
 	mu    sync.Mutex
 	maps  map[string]*ebpf.Map
@@ -58,9 +61,9 @@ type TraceSession struct {
 // rejection, with the probe's index so callers can point at its spec.
 type ProbeError struct {
 	Index   int
-	Mode    Mode
+	Mode    compile.Mode
 	Err     error
-	Part    SpecPart // for verifier rejections: the part of the spec whose code was rejected
+	Part    compile.SpecPart // for verifier rejections: the part of the spec whose code was rejected
 	HasPart bool
 }
 
@@ -97,7 +100,7 @@ func AttachTrace(ctx context.Context, probes []TraceProbe, o TraceSessionOptions
 	for i, p := range probes {
 		start := time.Now()
 		var tried []string
-		var attachedWith Mode
+		var attachedWith compile.Mode
 		for mi, m := range p.Modes {
 			ok, err := s.load(ctx, p, m, o)
 			if err != nil {
@@ -106,7 +109,7 @@ func AttachTrace(ctx context.Context, probes []TraceProbe, o TraceSessionOptions
 					pe := &ProbeError{Index: i, Mode: m, Err: err}
 					var le *loadError
 					if errors.As(err, &le) {
-						pe.Part, pe.HasPart = FailedPart(le.insns, ve.Log)
+						pe.Part, pe.HasPart = compile.FailedPart(le.insns, ve.Log)
 					}
 					return nil, pe
 				}
@@ -147,22 +150,22 @@ func (s *TraceSession) createMaps(o TraceSessionOptions) error {
 	}
 	var err error
 	if o.PerfBuffer {
-		s.Events, err = newMap(&ebpf.MapSpec{Name: MapEvents, Type: ebpf.PerfEventArray})
+		s.Events, err = newMap(&ebpf.MapSpec{Name: compile.MapEvents, Type: ebpf.PerfEventArray})
 	} else {
 		pages := o.BufferPages
 		if pages <= 0 {
 			pages = DefaultRingPages
 		}
-		s.Events, err = newMap(&ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: uint32(pages * 4096)})
+		s.Events, err = newMap(&ebpf.MapSpec{Name: compile.MapEvents, Type: ebpf.RingBuf, MaxEntries: uint32(pages * 4096)})
 	}
 	if err != nil {
 		return err
 	}
-	if s.Lost, err = newMap(&ebpf.MapSpec{Name: MapLost, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}); err != nil {
+	if s.Lost, err = newMap(&ebpf.MapSpec{Name: compile.MapLost, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}); err != nil {
 		return err
 	}
 	if o.Stacks {
-		if s.Stacks, err = newMap(&ebpf.MapSpec{Name: MapStacks, Type: ebpf.StackTrace, KeySize: 4, ValueSize: 127 * 8, MaxEntries: 16384}); err != nil {
+		if s.Stacks, err = newMap(&ebpf.MapSpec{Name: compile.MapStacks, Type: ebpf.StackTrace, KeySize: 4, ValueSize: 127 * 8, MaxEntries: 16384}); err != nil {
 			return err
 		}
 	}
@@ -171,7 +174,7 @@ func (s *TraceSession) createMaps(o TraceSessionOptions) error {
 		if size < 8 {
 			size = 8
 		}
-		if _, err := newMap(&ebpf.MapSpec{Name: MapScratch, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: uint32(size), MaxEntries: 1}); err != nil {
+		if _, err := newMap(&ebpf.MapSpec{Name: compile.MapScratch, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: uint32(size), MaxEntries: 1}); err != nil {
 			return err
 		}
 	}
@@ -191,10 +194,10 @@ func (s *TraceSession) associate(spec *ebpf.ProgramSpec) error {
 
 // load compiles and loads p's program(s) for mode m, one shared program or
 // one per target for fentry, and attaches them.
-func (s *TraceSession) load(ctx context.Context, p TraceProbe, m Mode, o TraceSessionOptions) ([]Target, error) {
+func (s *TraceSession) load(ctx context.Context, p TraceProbe, m compile.Mode, o TraceSessionOptions) ([]compile.Target, error) {
 	var specs []*ebpf.ProgramSpec
-	var groups [][]Target
-	if m == ModeFentry {
+	var groups [][]compile.Target
+	if m == compile.ModeFentry {
 		// fentry programs are bound to one function at load time.
 		for i, t := range p.Targets {
 			spec, err := p.Compile(m, i)
@@ -203,19 +206,19 @@ func (s *TraceSession) load(ctx context.Context, p TraceProbe, m Mode, o TraceSe
 			}
 			spec.AttachTo = t.Symbol
 			specs = append(specs, spec)
-			groups = append(groups, []Target{t})
+			groups = append(groups, []compile.Target{t})
 		}
 	} else {
 		spec, err := p.Compile(m, -1)
 		if err != nil {
 			return nil, err
 		}
-		specs, groups = []*ebpf.ProgramSpec{spec}, [][]Target{p.Targets}
+		specs, groups = []*ebpf.ProgramSpec{spec}, [][]compile.Target{p.Targets}
 	}
 	type result struct {
 		prog  *ebpf.Program
 		links []link.Link
-		ok    []Target
+		ok    []compile.Target
 		err   error
 	}
 	results := make([]result, len(specs))
@@ -225,14 +228,14 @@ func (s *TraceSession) load(ctx context.Context, p TraceProbe, m Mode, o TraceSe
 		if r.err = s.associate(sp); r.err != nil {
 			return
 		}
-		r.prog, r.err = newProgram(sp)
+		r.prog, r.err = feature.Load(sp)
 		if r.err != nil {
 			r.err = &loadError{insns: sp.Instructions, err: r.err}
 			return
 		}
 		r.links, r.ok, _, r.err = AttachProgram(ctx, r.prog, groups[i], ProgramAttach{Mode: m, Kind: p.Kind, Return: p.Return, PID: o.PID})
 	})
-	var ok []Target
+	var ok []compile.Target
 	var firstErr error
 	for _, r := range results {
 		ok = append(ok, r.ok...)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/internal/testutil"
 )
 
@@ -15,19 +17,19 @@ import (
 // filters) into the running kernel's verifier. Modes the kernel lacks skip.
 func TestKernelVerifierAcceptsCounters(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, err := NewFeatures()
+	f, err := feature.NewFeatures()
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups := map[TargetKind]CountGroup{
-		KernelFunc:   {Kind: KernelFunc, Targets: []Target{{Name: "vfs_read", Symbol: "vfs_read"}}},
-		Tracepoint:   {Kind: Tracepoint, Targets: []Target{{Name: "sched:sched_process_fork", Category: "sched", Event: "sched_process_fork"}}},
-		SyscallEnter: {Kind: SyscallEnter, Targets: []Target{{Name: "read", Syscall: 0}}},
-		SyscallExit:  {Kind: SyscallExit, Targets: []Target{{Name: "read", Syscall: 0}}},
-		UserFunc:     {Kind: UserFunc, Targets: []Target{{Name: "x", Path: "/proc/self/exe"}}},
+	groups := map[compile.TargetKind]compile.CountGroup{
+		compile.KernelFunc:   {Kind: compile.KernelFunc, Targets: []compile.Target{{Name: "vfs_read", Symbol: "vfs_read"}}},
+		compile.Tracepoint:   {Kind: compile.Tracepoint, Targets: []compile.Target{{Name: "sched:sched_process_fork", Category: "sched", Event: "sched_process_fork"}}},
+		compile.SyscallEnter: {Kind: compile.SyscallEnter, Targets: []compile.Target{{Name: "read", Syscall: 0}}},
+		compile.SyscallExit:  {Kind: compile.SyscallExit, Targets: []compile.Target{{Name: "read", Syscall: 0}}},
+		compile.UserFunc:     {Kind: compile.UserFunc, Targets: []compile.Target{{Name: "x", Path: "/proc/self/exe"}}},
 	}
-	for _, kind := range []TargetKind{KernelFunc, Tracepoint, SyscallEnter, SyscallExit, UserFunc} {
-		for _, m := range Ladder(kind) {
+	for _, kind := range []compile.TargetKind{compile.KernelFunc, compile.Tracepoint, compile.SyscallEnter, compile.SyscallExit, compile.UserFunc} {
+		for _, m := range compile.Ladder(kind) {
 			for _, filt := range []struct {
 				pid uint32
 				cpu int
@@ -37,9 +39,9 @@ func TestKernelVerifierAcceptsCounters(t *testing.T) {
 					t.Run(name, func(t *testing.T) {
 						ff := f
 						if noCookie {
-							ff, _ = NewFeatures("cookie")
+							ff, _ = feature.NewFeatures("cookie")
 						}
-						for _, need := range m.needs() {
+						for _, need := range modeNeeds(m) {
 							if err := ff.Have(need); err != nil {
 								if errors.Is(err, ErrNotSupported) {
 									t.Skipf("kernel lacks %s", need)
@@ -48,23 +50,23 @@ func TestKernelVerifierAcceptsCounters(t *testing.T) {
 							}
 						}
 						g := groups[kind]
-						g.Targets = append([]Target(nil), g.Targets...)
-						plan, err := NewCountPlan([]CountGroup{g}, filt.pid, filt.cpu)
+						g.Targets = append([]compile.Target(nil), g.Targets...)
+						plan, err := compile.NewCountPlan([]compile.CountGroup{g}, filt.pid, filt.cpu)
 						if err != nil {
 							t.Fatal(err)
 						}
-						obj, err := CompileCounter(plan, &plan.Groups[0], m, ff)
+						obj, err := compile.CompileCounter(plan, &plan.Groups[0], m, ff.Have(feature.FeatCookie) == nil)
 						if err != nil {
 							t.Fatal(err)
 						}
-						counts, err := ebpf.NewMap(plan.countsSpec())
+						counts, err := ebpf.NewMap(plan.CountsSpec())
 						if err != nil {
 							t.Fatal(err)
 						}
 						defer counts.Close()
 						for _, p := range obj.Programs {
 							spec := p.Spec.Copy()
-							if err := spec.Instructions.AssociateMap(countsMap, counts); err != nil {
+							if err := spec.Instructions.AssociateMap(compile.MapCounts, counts); err != nil {
 								t.Fatal(err)
 							}
 							prog, err := ebpf.NewProgram(spec)

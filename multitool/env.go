@@ -6,15 +6,15 @@ import (
 	"io"
 	"os"
 
-	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/feature"
 )
 
 // Env is what every tool needs from its caller.
 type Env struct {
-	Out, Err  io.Writer     // standard output and error
-	Features  *bpf.Features // kernel features, with user overrides
-	Verbose   bool          // -v: explain attach decisions on Err
-	ReadyFile string        // written once every probe is attached; "" for none
+	Out, Err  io.Writer         // standard output and error
+	Features  *feature.Features // kernel features, with user overrides
+	Verbose   bool              // -v: explain attach decisions on Err
+	ReadyFile string            // written once every probe is attached; "" for none
 }
 
 func (e Env) logf(format string, args ...any) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/specparse"
 )
 
@@ -53,7 +55,7 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	if err != nil {
 		return err
 	}
-	plan, err := bpf.NewCountPlan(groups, uint32(o.PID), o.CPU)
+	plan, err := compile.NewCountPlan(groups, uint32(o.PID), o.CPU)
 	if err != nil {
 		return err
 	}
@@ -185,14 +187,14 @@ func printCounts(w io.Writer, o FunccountOptions, rows []FuncCount, now time.Tim
 
 // dumpCounters prints, for each group, the program the first usable mode
 // would load.
-func dumpCounters(w io.Writer, plan *bpf.CountPlan, f *bpf.Features) error {
+func dumpCounters(w io.Writer, plan *compile.CountPlan, f *feature.Features) error {
 	for gi := range plan.Groups {
 		g := &plan.Groups[gi]
 		modes, err := bpf.UsableModes(g.Kind, f)
 		if err != nil {
 			return err
 		}
-		obj, err := bpf.CompileCounter(plan, g, modes[0], f)
+		obj, err := compile.CompileCounter(plan, g, modes[0], f.Have(feature.FeatCookie) == nil)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/btf"
 	"github.com/btool/btool/dwarfinfo"
 	"github.com/btool/btool/internal/syscalls"
@@ -16,7 +18,7 @@ import (
 
 // resolveCount turns a funccount-style pattern into counting groups. Errors
 // about what the user typed are UsageErrors pointing into the pattern.
-func resolveCount(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountGroup, error) {
+func resolveCount(p *specparse.Pattern, f *feature.Features, env Env) ([]compile.CountGroup, error) {
 	switch p.Kind {
 	case specparse.KernelFunc:
 		return resolveKernel(p, f, env)
@@ -42,8 +44,8 @@ func targetSpan(p *specparse.Pattern) (specparse.Pos, specparse.Pos) {
 	return p.TargetPos, p.TargetPos + specparse.Pos(len(p.Target))
 }
 
-func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountGroup, error) {
-	_, mechErr := bpf.UsableModes(bpf.KernelFunc, f)
+func resolveKernel(p *specparse.Pattern, f *feature.Features, env Env) ([]compile.CountGroup, error) {
+	_, mechErr := bpf.UsableModes(compile.KernelFunc, f)
 	if mechErr != nil && !errors.Is(mechErr, bpf.ErrNotSupported) {
 		return nil, mechErr
 	}
@@ -53,7 +55,7 @@ func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountG
 		if p.IsLiteral() {
 			if name, ok := syscalls.Canonical(p.Func); ok {
 				if mechErr == nil {
-					return []bpf.CountGroup{{Kind: bpf.KernelFunc, Targets: []bpf.Target{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}}, nil
+					return []compile.CountGroup{{Kind: compile.KernelFunc, Targets: []compile.Target{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}}, nil
 				}
 				env.logf("no kprobes or fentry on this kernel: counting %s through syscalls:sys_enter_%s", p.Func, name)
 				return syscallTargets(func(n string) bool { return n == name }, p.Func)
@@ -77,10 +79,10 @@ func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountG
 	if err != nil {
 		return nil, fmt.Errorf("list kernel functions: %w", err)
 	}
-	var targets []bpf.Target
+	var targets []compile.Target
 	for _, kf := range funcs {
 		if m.Match(kf.Name) {
-			targets = append(targets, bpf.Target{Name: kf.Name, Symbol: kf.Name})
+			targets = append(targets, compile.Target{Name: kf.Name, Symbol: kf.Name})
 		}
 	}
 	if len(targets) == 0 {
@@ -94,17 +96,17 @@ func resolveKernel(p *specparse.Pattern, f *bpf.Features, env Env) ([]bpf.CountG
 		}
 		return nil, patternErr(p, pos, end, "no kernel functions match %q", p.Func)
 	}
-	return []bpf.CountGroup{{Kind: bpf.KernelFunc, Targets: targets}}, nil
+	return []compile.CountGroup{{Kind: compile.KernelFunc, Targets: targets}}, nil
 }
 
 // syscallTargets builds syscall entry groups for the syscalls whose
 // tracepoint names match. display, when set, names the single match.
-func syscallTargets(match func(string) bool, display string) ([]bpf.CountGroup, error) {
+func syscallTargets(match func(string) bool, display string) ([]compile.CountGroup, error) {
 	events, err := tracefs.Events()
 	if err != nil {
 		return nil, err
 	}
-	var targets []bpf.Target
+	var targets []compile.Target
 	for _, ev := range events {
 		if ev.Category != "syscalls" || !strings.HasPrefix(ev.Name, "sys_enter_") {
 			continue
@@ -121,15 +123,15 @@ func syscallTargets(match func(string) bool, display string) ([]bpf.CountGroup, 
 		if shown == "" {
 			shown = "sys_" + name
 		}
-		targets = append(targets, bpf.Target{Name: shown, Category: ev.Category, Event: ev.Name, Syscall: nr})
+		targets = append(targets, compile.Target{Name: shown, Category: ev.Category, Event: ev.Name, Syscall: nr})
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no syscall tracepoints match")
 	}
-	return []bpf.CountGroup{{Kind: bpf.SyscallEnter, Targets: targets}}, nil
+	return []compile.CountGroup{{Kind: compile.SyscallEnter, Targets: targets}}, nil
 }
 
-func resolveTracepoints(p *specparse.Pattern) ([]bpf.CountGroup, error) {
+func resolveTracepoints(p *specparse.Pattern) ([]compile.CountGroup, error) {
 	m, err := p.Matcher()
 	if err != nil {
 		return nil, usageErr(p.Raw, err)
@@ -138,12 +140,12 @@ func resolveTracepoints(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	var enter, exit, other []bpf.Target
+	var enter, exit, other []compile.Target
 	for _, ev := range events {
 		if !m.MatchEvent(ev.Category, ev.Name) {
 			continue
 		}
-		t := bpf.Target{Name: ev.Category + ":" + ev.Name, Category: ev.Category, Event: ev.Name}
+		t := compile.Target{Name: ev.Category + ":" + ev.Name, Category: ev.Category, Event: ev.Name}
 		if ev.Category == "syscalls" {
 			if name, ok := strings.CutPrefix(ev.Name, "sys_enter_"); ok {
 				if nr, ok := syscalls.Number(name); ok {
@@ -161,8 +163,8 @@ func resolveTracepoints(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 		}
 		other = append(other, t)
 	}
-	var groups []bpf.CountGroup
-	for _, g := range []bpf.CountGroup{{Kind: bpf.SyscallEnter, Targets: enter}, {Kind: bpf.SyscallExit, Targets: exit}, {Kind: bpf.Tracepoint, Targets: other}} {
+	var groups []compile.CountGroup
+	for _, g := range []compile.CountGroup{{Kind: compile.SyscallEnter, Targets: enter}, {Kind: compile.SyscallExit, Targets: exit}, {Kind: compile.Tracepoint, Targets: other}} {
 		if len(g.Targets) > 0 {
 			groups = append(groups, g)
 		}
@@ -187,7 +189,7 @@ func openTarget(p *specparse.Pattern) (*dwarfinfo.Binary, error) {
 	return openBinary(p.Target, specSpan{p.Raw, pos, end})
 }
 
-func resolveUser(p *specparse.Pattern) ([]bpf.CountGroup, error) {
+func resolveUser(p *specparse.Pattern) ([]compile.CountGroup, error) {
 	m, err := p.Matcher()
 	if err != nil {
 		return nil, usageErr(p.Raw, err)
@@ -202,15 +204,15 @@ func resolveUser(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets := make([]bpf.Target, len(syms))
+	targets := make([]compile.Target, len(syms))
 	for i, s := range syms {
-		targets[i] = bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset}
+		targets[i] = compile.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset}
 	}
 	sort.SliceStable(targets, func(i, j int) bool { return targets[i].Offset < targets[j].Offset })
-	return []bpf.CountGroup{{Kind: bpf.UserFunc, Targets: targets}}, nil
+	return []compile.CountGroup{{Kind: compile.UserFunc, Targets: targets}}, nil
 }
 
-func resolveUSDT(p *specparse.Pattern) ([]bpf.CountGroup, error) {
+func resolveUSDT(p *specparse.Pattern) ([]compile.CountGroup, error) {
 	m, err := p.Matcher()
 	if err != nil {
 		return nil, usageErr(p.Raw, err)
@@ -226,9 +228,9 @@ func resolveUSDT(p *specparse.Pattern) ([]bpf.CountGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets := make([]bpf.Target, len(probes))
+	targets := make([]compile.Target, len(probes))
 	for i, u := range probes {
-		targets[i] = bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset}
+		targets[i] = compile.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset}
 	}
-	return []bpf.CountGroup{{Kind: bpf.UserFunc, Targets: targets}}, nil
+	return []compile.CountGroup{{Kind: compile.UserFunc, Targets: targets}}, nil
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/specparse"
 )
 
@@ -47,7 +49,7 @@ type TraceOptions struct {
 // traceProbe is one probe, checked and ready to compile.
 type traceProbe struct {
 	plan   *tracePlan
-	layout *bpf.EventLayout
+	layout *compile.EventLayout
 	verbs  []specparse.Verb
 }
 
@@ -85,8 +87,8 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 	tps := make([]*traceProbe, len(probes))
 	var bprobes []bpf.TraceProbe
 	maxRecord := 0
-	useRing := env.Features.Have(bpf.FeatRingBuf) == nil
-	cookies := env.Features.Have(bpf.FeatCookie) == nil
+	useRing := env.Features.Have(feature.FeatRingBuf) == nil
+	cookies := env.Features.Have(feature.FeatCookie) == nil
 	for i, p := range probes {
 		plan, err := r.resolve(p, o.Specs[i])
 		if err != nil {
@@ -97,7 +99,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		if err != nil {
 			return usageErr(o.Specs[i], err)
 		}
-		ct, err := bpf.CheckTrace(p, pc, bpf.CheckOptions{StringSize: o.StringSize})
+		ct, err := compile.CheckTrace(p, pc, compile.CheckOptions{StringSize: o.StringSize})
 		if err != nil {
 			return usageErr(o.Specs[i], err)
 		}
@@ -109,33 +111,33 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		}
 		tps[i] = tp
 		idx := uint32(i)
-		topts := bpf.TraceOptions{
+		topts := compile.TraceOptions{
 			ProbeIndex: idx, PID: uint32(o.PID), TID: uint32(o.TID), UID: int64(o.UID),
 			KernelStack: o.KernelStack, UserStack: o.UserStack, PerfBuffer: !useRing,
 		}
 		if !o.IncludeSelf && o.PID == 0 && o.TID == 0 {
 			topts.SkipTGID = uint32(os.Getpid())
 		}
-		compile := func(m bpf.Mode, target int) (*ebpf.ProgramSpec, error) {
+		compile := func(m compile.Mode, target int) (*ebpf.ProgramSpec, error) {
 			pc, err := plan.context(m)
 			if err != nil {
 				return nil, err
 			}
-			ct, err := bpf.CheckTrace(p, pc, bpf.CheckOptions{StringSize: o.StringSize})
+			ct, err := compile.CheckTrace(p, pc, compile.CheckOptions{StringSize: o.StringSize})
 			if err != nil {
 				return nil, err
 			}
 			opts := topts
-			if m == bpf.ModeRawSyscalls {
-				opts.Syscall, opts.SyscallExit = plan.syscall, plan.kind == bpf.SyscallExit
+			if m == compile.ModeRawSyscalls {
+				opts.Syscall, opts.SyscallExit = plan.syscall, plan.kind == compile.SyscallExit
 			}
 			switch {
 			case target >= 0:
-				opts.TargetFrom, opts.Target = bpf.TargetConst, uint32(target)
+				opts.TargetFrom, opts.Target = compile.TargetConst, uint32(target)
 			case len(plan.targets) > 1 && cookies:
-				opts.TargetFrom = bpf.TargetCookie
+				opts.TargetFrom = compile.TargetCookie
 			}
-			insns, layout, err := bpf.CompileTrace(ct, opts)
+			insns, layout, err := compile.CompileTrace(ct, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -205,21 +207,21 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 
 // traceProgramSpec wraps generated instructions in a ProgramSpec of the
 // type and attach type mode m needs.
-func traceProgramSpec(m bpf.Mode, ret bool, name string, insns asm.Instructions) *ebpf.ProgramSpec {
+func traceProgramSpec(m compile.Mode, ret bool, name string, insns asm.Instructions) *ebpf.ProgramSpec {
 	spec := &ebpf.ProgramSpec{Name: name, License: "GPL", Instructions: insns}
 	switch m {
-	case bpf.ModeKprobeMulti:
+	case compile.ModeKprobeMulti:
 		spec.Type, spec.AttachType = ebpf.Kprobe, ebpf.AttachTraceKprobeMulti
-	case bpf.ModeUprobeMulti:
+	case compile.ModeUprobeMulti:
 		spec.Type, spec.AttachType = ebpf.Kprobe, ebpf.AttachTraceUprobeMulti
-	case bpf.ModeFentry:
+	case compile.ModeFentry:
 		spec.Type, spec.AttachType = ebpf.Tracing, ebpf.AttachTraceFEntry
 		if ret {
 			spec.AttachType = ebpf.AttachTraceFExit
 		}
-	case bpf.ModeTracepoint:
+	case compile.ModeTracepoint:
 		spec.Type = ebpf.TracePoint
-	case bpf.ModeRawTracepoint, bpf.ModeRawSyscalls:
+	case compile.ModeRawTracepoint, compile.ModeRawSyscalls:
 		spec.Type = ebpf.RawTracepoint
 	default:
 		spec.Type = ebpf.Kprobe

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/btf"
 	"github.com/btool/btool/dwarfinfo"
 	"github.com/btool/btool/internal/syscalls"
@@ -22,12 +24,12 @@ import (
 type tracePlan struct {
 	probe   *specparse.Probe
 	spec    string // the probe's text, for errors
-	kind    bpf.TargetKind
+	kind    compile.TargetKind
 	ret     bool // attach to returns (kretprobe, fexit, uretprobe)
-	targets []bpf.Target
-	modes   []bpf.Mode
+	targets []compile.Target
+	modes   []compile.Mode
 	// context returns what a program attached in mode m sees.
-	context func(m bpf.Mode) (*bpf.ProbeContext, error)
+	context func(m compile.Mode) (*compile.ProbeContext, error)
 	// syscall is 1 + the syscall number of a single-syscall tracepoint
 	// probe, which the raw_syscalls mode filters on; 0 otherwise.
 	syscall int
@@ -61,7 +63,7 @@ func (r *traceResolver) kernelLookup(name string) (ebtf.Type, error) {
 
 // lazyKernel is a TypeSource that loads kernel BTF (about 10 ms) only when
 // a probe actually names a kernel type, so tracepoint probes start fast.
-func (r *traceResolver) lazyKernel() bpf.TypeSource { return lazyKernel{r} }
+func (r *traceResolver) lazyKernel() compile.TypeSource { return lazyKernel{r} }
 
 type lazyKernel struct{ r *traceResolver }
 
@@ -98,12 +100,12 @@ func (r *traceResolver) resolve(p *specparse.Probe, spec string) (*tracePlan, er
 }
 
 // syscallParams returns a syscall's parameters from its sys_enter format.
-func (r *traceResolver) syscallParams(name string) ([]bpf.ParamType, *tracefs.Format, error) {
+func (r *traceResolver) syscallParams(name string) ([]compile.ParamType, *tracefs.Format, error) {
 	f, err := tracefs.ReadFormat("syscalls", "sys_enter_"+name)
 	if err != nil {
 		return nil, nil, err
 	}
-	var params []bpf.ParamType
+	var params []compile.ParamType
 	for _, fld := range f.Fields {
 		if fld.Common || fld.Name == "__syscall_nr" {
 			continue
@@ -112,7 +114,7 @@ func (r *traceResolver) syscallParams(name string) ([]bpf.ParamType, *tracefs.Fo
 		if err != nil {
 			t = nil
 		}
-		params = append(params, bpf.ParamType{Name: fld.Name, Type: t})
+		params = append(params, compile.ParamType{Name: fld.Name, Type: t})
 	}
 	return params, f, nil
 }
@@ -121,12 +123,12 @@ var longType = &ebtf.Int{Name: "long", Size: 8, Encoding: ebtf.Signed}
 
 func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePlan, error) {
 	pos, end := funcSpanOf(p)
-	modes, mechErr := bpf.UsableModes(bpf.KernelFunc, r.env.Features)
+	modes, mechErr := bpf.UsableModes(compile.KernelFunc, r.env.Features)
 	if mechErr != nil && !errors.Is(mechErr, bpf.ErrNotSupported) {
 		return nil, mechErr
 	}
 	if mechErr != nil && r.dryRun && !isSyscallName(p.Func) {
-		modes, mechErr = []bpf.Mode{bpf.ModeKprobe}, nil
+		modes, mechErr = []compile.Mode{compile.ModeKprobe}, nil
 	}
 	if name, ok := syscalls.Canonical(p.Func); ok && !strings.ContainsAny(p.Func, "*?[") {
 		if mechErr != nil {
@@ -144,20 +146,20 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 			return nil, specErr(spec, pos, end, "syscall %s: %v", name, err)
 		}
 		params = applySignature(p, params, r.kernelLookup)
-		plan := &tracePlan{probe: p, spec: spec, kind: bpf.KernelFunc, ret: p.Kind == specparse.Return, modes: modes,
-			targets: []bpf.Target{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}
-		plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-			pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, UserMemory: true, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
+		plan := &tracePlan{probe: p, spec: spec, kind: compile.KernelFunc, ret: p.Kind == specparse.Return, modes: modes,
+			targets: []compile.Target{{Name: p.Func, Symbol: syscalls.WrapperSymbol(name)}}}
+		plan.context = func(m compile.Mode) (*compile.ProbeContext, error) {
+			pc := &compile.ProbeContext{Mode: m, Return: plan.ret, Regs: m != compile.ModeFentry, UserMemory: true, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
 			regsOff := int16(112) // rdi of the wrapper's pt_regs
-			if m == bpf.ModeFentry {
+			if m == compile.ModeFentry {
 				regsOff = 0
 			}
-			pc.Args = bpf.SyscallWrapperArgs(params, regsOff)
+			pc.Args = compile.SyscallWrapperArgs(params, regsOff)
 			if plan.ret {
-				if m == bpf.ModeFentry {
-					pc.Ret = &bpf.Arg{Name: "retval", Type: longType, Kind: bpf.ArgCtx, Off: 8, Size: 8, Signed: true}
+				if m == compile.ModeFentry {
+					pc.Ret = &compile.Arg{Name: "retval", Type: longType, Kind: compile.ArgCtx, Off: 8, Size: 8, Signed: true}
 				} else {
-					pc.Ret = bpf.RetReg(longType)
+					pc.Ret = compile.RetReg(longType)
 				}
 			}
 			return pc, nil
@@ -168,9 +170,9 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 		return nil, mechErr
 	}
 	k := r.kernelBTF()
-	var targets []bpf.Target
+	var targets []compile.Target
 	if !strings.ContainsAny(p.Func, "*?[") && k != nil && k.HasFunc(p.Func) {
-		targets = []bpf.Target{{Name: p.Func, Symbol: p.Func}}
+		targets = []compile.Target{{Name: p.Func, Symbol: p.Func}}
 	} else {
 		pat, err := specparse.Glob(p.Func)
 		if err != nil {
@@ -184,7 +186,7 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 		for _, f := range funcs {
 			names = append(names, f.Name)
 			if pat.MatchString(f.Name) {
-				targets = append(targets, bpf.Target{Name: f.Name, Symbol: f.Name, Slot: uint32(len(targets))})
+				targets = append(targets, compile.Target{Name: f.Name, Symbol: f.Name, Slot: uint32(len(targets))})
 			}
 		}
 		if len(targets) == 0 {
@@ -197,12 +199,12 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 	// Types come from the prototype when every target has the same one
 	// (one function, or a wildcard over functions of one shape, such as
 	// vfs_read/vfs_write); otherwise arguments are untyped argN.
-	var params []bpf.ParamType
+	var params []compile.ParamType
 	var ret ebtf.Type = &ebtf.Int{Name: "u64", Size: 8}
 	if k != nil && len(targets) <= 64 {
 		if fn, ok := commonPrototype(k, targets); ok {
 			for _, prm := range fn.Params {
-				params = append(params, bpf.ParamType{Name: prm.Name, Type: prm.Type})
+				params = append(params, compile.ParamType{Name: prm.Name, Type: prm.Type})
 			}
 			if fn.Ret != nil {
 				ret = fn.Ret
@@ -212,23 +214,23 @@ func (r *traceResolver) resolveKernel(p *specparse.Probe, spec string) (*tracePl
 		}
 	}
 	params = applySignature(p, params, r.kernelLookup)
-	plan := &tracePlan{probe: p, spec: spec, kind: bpf.KernelFunc, ret: p.Kind == specparse.Return, modes: modes, targets: targets}
-	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		pc := &bpf.ProbeContext{Mode: m, Return: plan.ret, Regs: m != bpf.ModeFentry, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
-		if m == bpf.ModeFentry {
-			args, retOff, err := bpf.FentryArgs(params)
+	plan := &tracePlan{probe: p, spec: spec, kind: compile.KernelFunc, ret: p.Kind == specparse.Return, modes: modes, targets: targets}
+	plan.context = func(m compile.Mode) (*compile.ProbeContext, error) {
+		pc := &compile.ProbeContext{Mode: m, Return: plan.ret, Regs: m != compile.ModeFentry, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
+		if m == compile.ModeFentry {
+			args, retOff, err := compile.FentryArgs(params)
 			if err != nil {
 				return nil, err
 			}
 			pc.Args = args
 			if plan.ret {
-				pc.Ret = &bpf.Arg{Name: "retval", Type: ret, Kind: bpf.ArgCtx, Off: retOff, Size: 8, Signed: btf.IsSigned(ret)}
+				pc.Ret = &compile.Arg{Name: "retval", Type: ret, Kind: compile.ArgCtx, Off: retOff, Size: 8, Signed: btf.IsSigned(ret)}
 			}
 			return pc, nil
 		}
-		pc.Args = bpf.RegArgs(padParams(params, 6), false)
+		pc.Args = compile.RegArgs(padParams(params, 6), false)
 		if plan.ret {
-			pc.Ret = bpf.RetReg(ret)
+			pc.Ret = compile.RetReg(ret)
 		}
 		return pc, nil
 	}
@@ -244,7 +246,7 @@ func isSyscallName(fn string) bool {
 // has parameters of the same names and sizes (vfs_read's `char *buf` and
 // vfs_write's `const char *buf` agree), or false when they differ or one
 // is missing from BTF.
-func commonPrototype(k *btf.Kernel, targets []bpf.Target) (*btf.Func, bool) {
+func commonPrototype(k *btf.Kernel, targets []compile.Target) (*btf.Func, bool) {
 	var first *btf.Func
 	var shape string
 	for _, t := range targets {
@@ -272,26 +274,26 @@ func commonPrototype(k *btf.Kernel, targets []bpf.Target) (*btf.Func, bool) {
 
 // padParams extends params to n untyped arguments so arg1..argN work
 // without a prototype.
-func padParams(params []bpf.ParamType, n int) []bpf.ParamType {
+func padParams(params []compile.ParamType, n int) []compile.ParamType {
 	for len(params) < n {
-		params = append(params, bpf.ParamType{})
+		params = append(params, compile.ParamType{})
 	}
 	return params
 }
 
 // applySignature overrides params with a signature the user wrote, like
 // bcc's `p::do_sys_open(int dfd, const char __user *filename)`.
-func applySignature(p *specparse.Probe, params []bpf.ParamType, lookup btf.TypeLookup) []bpf.ParamType {
+func applySignature(p *specparse.Probe, params []compile.ParamType, lookup btf.TypeLookup) []compile.ParamType {
 	if p.Params == nil {
 		return params
 	}
-	out := make([]bpf.ParamType, len(p.Params))
+	out := make([]compile.ParamType, len(p.Params))
 	for i, prm := range p.Params {
 		t, err := btf.ParseCType(prm.Type.String(), 8, false, lookup)
 		if err != nil {
 			t = nil
 		}
-		out[i] = bpf.ParamType{Name: prm.Name, Type: t}
+		out[i] = compile.ParamType{Name: prm.Name, Type: t}
 	}
 	return out
 }
@@ -317,7 +319,7 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 	if err1 != nil || err2 != nil {
 		return nil, specErr(spec, pos, end, "bad tracepoint pattern %s:%s", category, event)
 	}
-	var targets []bpf.Target
+	var targets []compile.Target
 	var names []string
 	for _, ev := range events {
 		names = append(names, ev.Category+":"+ev.Name)
@@ -326,7 +328,7 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 			if len(targets) == 0 && display != event {
 				name = display
 			}
-			targets = append(targets, bpf.Target{Name: name, Category: ev.Category, Event: ev.Name, Slot: uint32(len(targets))})
+			targets = append(targets, compile.Target{Name: name, Category: ev.Category, Event: ev.Name, Slot: uint32(len(targets))})
 		}
 	}
 	if len(targets) == 0 {
@@ -336,7 +338,7 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 	if err != nil {
 		return nil, err
 	}
-	var fields []bpf.Arg
+	var fields []compile.Arg
 	for _, f := range format.Fields {
 		if f.Common {
 			continue
@@ -345,36 +347,36 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 		if err != nil {
 			t = nil
 		}
-		a := bpf.Arg{Name: f.Name, Type: t, Kind: bpf.ArgCtx, Off: int16(f.Offset), Size: f.Size, Signed: f.Signed, User: f.User}
+		a := compile.Arg{Name: f.Name, Type: t, Kind: compile.ArgCtx, Off: int16(f.Offset), Size: f.Size, Signed: f.Signed, User: f.User}
 		if f.DataLoc {
-			a.Kind, a.Size = bpf.ArgDataLoc, 4
+			a.Kind, a.Size = compile.ArgDataLoc, 4
 		} else if a.Size > 8 || (a.Size != 1 && a.Size != 2 && a.Size != 4 && a.Size != 8) {
 			a.Size = 0 // arrays: addressed, not loaded
 		}
 		fields = append(fields, a)
 	}
 	syscall := targets[0].Category == "syscalls"
-	plan := &tracePlan{probe: p, spec: spec, kind: bpf.Tracepoint, targets: targets, modes: []bpf.Mode{bpf.ModeTracepoint}}
+	plan := &tracePlan{probe: p, spec: spec, kind: compile.Tracepoint, targets: targets, modes: []compile.Mode{compile.ModeTracepoint}}
 	if syscall {
-		plan.kind = bpf.SyscallEnter
+		plan.kind = compile.SyscallEnter
 		if strings.HasPrefix(targets[0].Event, "sys_exit_") {
-			plan.kind = bpf.SyscallExit
+			plan.kind = compile.SyscallExit
 		}
 		// One syscall: a raw tracepoint on sys_enter/sys_exit filtered by
 		// number attaches and detaches in microseconds, where a perf-event
 		// tracepoint costs an RCU grace period (~75 ms) to close.
-		if nr, ok := syscalls.NumberForTracepoint(targets[0].Event); ok && len(targets) == 1 && r.env.Features.Have(bpf.FeatRawTracepoint) == nil {
-			plan.modes = []bpf.Mode{bpf.ModeRawSyscalls, bpf.ModeTracepoint}
+		if nr, ok := syscalls.NumberForTracepoint(targets[0].Event); ok && len(targets) == 1 && r.env.Features.Have(feature.FeatRawTracepoint) == nil {
+			plan.modes = []compile.Mode{compile.ModeRawSyscalls, compile.ModeTracepoint}
 			plan.syscall = nr + 1
 		}
 	}
-	if err := r.env.Features.Have(bpf.FeatTracepoint); err != nil && plan.syscall == 0 {
+	if err := r.env.Features.Have(feature.FeatTracepoint); err != nil && plan.syscall == 0 {
 		return nil, err
 	}
-	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		pc := &bpf.ProbeContext{Mode: m, UserMemory: syscall, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
-		if m == bpf.ModeRawSyscalls {
-			pc.Fields = rawSyscallFields(fields, plan.kind == bpf.SyscallExit)
+	plan.context = func(m compile.Mode) (*compile.ProbeContext, error) {
+		pc := &compile.ProbeContext{Mode: m, UserMemory: syscall, Types: r.lazyKernel(), Kernel: r.lazyKernel()}
+		if m == compile.ModeRawSyscalls {
+			pc.Fields = rawSyscallFields(fields, plan.kind == compile.SyscallExit)
 		} else {
 			pc.Fields = fields
 		}
@@ -382,7 +384,7 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 			for _, f := range pc.Fields {
 				switch {
 				case f.Name == "__syscall_nr":
-				case f.Name == "ret" && plan.kind == bpf.SyscallExit:
+				case f.Name == "ret" && plan.kind == compile.SyscallExit:
 					ret := f
 					pc.Ret, pc.Return = &ret, true
 				default:
@@ -399,21 +401,21 @@ func (r *traceResolver) resolveTracepoint(p *specparse.Probe, spec, category, ev
 // tracepoint on sys_enter/sys_exit sees: args[0] is the task's user
 // registers (the arguments, in the syscall ABI's registers), args[1] the
 // syscall number on entry and the return value on exit.
-func rawSyscallFields(fields []bpf.Arg, exit bool) []bpf.Arg {
-	var params []bpf.ParamType
-	var out []bpf.Arg
+func rawSyscallFields(fields []compile.Arg, exit bool) []compile.Arg {
+	var params []compile.ParamType
+	var out []compile.Arg
 	for _, f := range fields {
 		switch {
 		case f.Name == "__syscall_nr" && !exit:
-			out = append(out, bpf.Arg{Name: f.Name, Type: f.Type, Kind: bpf.ArgCtx, Off: 8, Size: 8, Signed: true})
+			out = append(out, compile.Arg{Name: f.Name, Type: f.Type, Kind: compile.ArgCtx, Off: 8, Size: 8, Signed: true})
 		case f.Name == "ret" && exit:
-			out = append(out, bpf.Arg{Name: f.Name, Type: f.Type, Kind: bpf.ArgCtx, Off: 8, Size: 8, Signed: true})
+			out = append(out, compile.Arg{Name: f.Name, Type: f.Type, Kind: compile.ArgCtx, Off: 8, Size: 8, Signed: true})
 		case f.Name != "__syscall_nr":
-			params = append(params, bpf.ParamType{Name: f.Name, Type: f.Type})
+			params = append(params, compile.ParamType{Name: f.Name, Type: f.Type})
 		}
 	}
 	if !exit {
-		out = append(out, bpf.SyscallWrapperArgs(params, 0)...)
+		out = append(out, compile.SyscallWrapperArgs(params, 0)...)
 	}
 	return out
 }
@@ -442,7 +444,7 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 	}
 	isGo := b.IsGo()
 	ret := p.Kind == specparse.Return
-	plan := &tracePlan{probe: p, spec: spec, kind: bpf.UserFunc, ret: ret}
+	plan := &tracePlan{probe: p, spec: spec, kind: compile.UserFunc, ret: ret}
 	if ret && isGo {
 		// uretprobes corrupt Go's moving stacks: probe every RET instead.
 		plan.ret = false
@@ -452,7 +454,7 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 				return nil, specErr(spec, pos, end, "can't place return probes on Go function %s: %v (uretprobes would crash a Go program)", s.Name, err)
 			}
 			for _, off := range offs {
-				plan.targets = append(plan.targets, bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: off, Slot: uint32(len(plan.targets))})
+				plan.targets = append(plan.targets, compile.Target{Name: s.Demangled, Path: b.Path(), Offset: off, Slot: uint32(len(plan.targets))})
 			}
 		}
 		r.env.logf("%s is a Go binary: tracing returns of %s with uprobes on its %d RET instructions", b.Path(), p.Func, len(plan.targets))
@@ -461,21 +463,21 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 			if p.Offset != 0 && s.Size != 0 && p.Offset >= s.Size {
 				return nil, specErr(spec, pos, p.End, "offset %#x is past the end of %s (%d bytes)", p.Offset, s.Demangled, s.Size)
 			}
-			plan.targets = append(plan.targets, bpf.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset + p.Offset, Slot: uint32(len(plan.targets))})
+			plan.targets = append(plan.targets, compile.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset + p.Offset, Slot: uint32(len(plan.targets))})
 		}
 	}
-	modes, err := bpf.UsableModes(bpf.UserFunc, r.env.Features)
+	modes, err := bpf.UsableModes(compile.UserFunc, r.env.Features)
 	if err != nil {
 		return nil, err
 	}
 	plan.modes = modes
-	var params []bpf.ParamType
+	var params []compile.ParamType
 	var retType ebtf.Type = &ebtf.Int{Name: "u64", Size: 8}
 	var locs []dwarfinfo.Location
 	if len(matched) == 1 {
 		if fn, err := b.Func(matched[0].Name); err == nil {
 			for _, prm := range fn.Params {
-				params = append(params, bpf.ParamType{Name: prm.Name, Type: prm.Type})
+				params = append(params, compile.ParamType{Name: prm.Name, Type: prm.Type})
 			}
 			if fn.Ret != nil {
 				retType = fn.Ret
@@ -486,25 +488,25 @@ func (r *traceResolver) resolveUser(p *specparse.Probe, spec string) (*tracePlan
 	if p.Params != nil {
 		params, locs = applySignature(p, params, b.Type), nil
 	}
-	var types bpf.TypeSource = b
-	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		pc := &bpf.ProbeContext{Mode: m, Return: ret, Regs: true, UserMemory: true, Types: types, Kernel: r.lazyKernel()}
+	var types compile.TypeSource = b
+	plan.context = func(m compile.Mode) (*compile.ProbeContext, error) {
+		pc := &compile.ProbeContext{Mode: m, Return: ret, Regs: true, UserMemory: true, Types: types, Kernel: r.lazyKernel()}
 		switch {
 		case isGo:
-			pc.Args = bpf.GoArgs(padParams(params, 9))
+			pc.Args = compile.GoArgs(padParams(params, 9))
 			if ret {
-				pc.Ret = &bpf.Arg{Name: "retval", Type: retType, Kind: bpf.ArgCtx, Off: 80, Size: 8, Signed: btf.IsSigned(retType), User: true}
+				pc.Ret = &compile.Arg{Name: "retval", Type: retType, Kind: compile.ArgCtx, Off: 80, Size: 8, Signed: btf.IsSigned(retType), User: true}
 			}
 		default:
-			pc.Args = bpf.RegArgs(padParams(params, 6), true)
+			pc.Args = compile.RegArgs(padParams(params, 6), true)
 			for i, l := range locs {
 				if i < len(pc.Args) && l.Kind == dwarfinfo.LocReg && l.AtEntry && l.Reg >= 0 && l.Reg < len(dwarfRegs) {
-					off, _ := bpf.PtRegsOffset(dwarfRegs[l.Reg])
+					off, _ := compile.PtRegsOffset(dwarfRegs[l.Reg])
 					pc.Args[i].Off = off
 				}
 			}
 			if ret {
-				pc.Ret = bpf.RetReg(retType)
+				pc.Ret = compile.RetReg(retType)
 				pc.Ret.User = true
 			}
 		}
@@ -563,47 +565,47 @@ func (r *traceResolver) resolveUSDT(p *specparse.Probe, spec string) (*tracePlan
 	if err != nil {
 		return nil, err
 	}
-	plan := &tracePlan{probe: p, spec: spec, kind: bpf.UserFunc}
+	plan := &tracePlan{probe: p, spec: spec, kind: compile.UserFunc}
 	for i, u := range probes {
-		plan.targets = append(plan.targets, bpf.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset, Slot: uint32(i)})
+		plan.targets = append(plan.targets, compile.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset, Slot: uint32(i)})
 	}
 	first := &probes[0]
 	uargs, err := dwarfinfo.ParseUSDTArgs(first.Args)
 	if err != nil {
 		return nil, specErr(spec, pos, end, "USDT probe %s: %v", first.Name, err)
 	}
-	var args []bpf.Arg
+	var args []compile.Arg
 	for i, ua := range uargs {
 		enc := ebtf.Unsigned
 		if ua.Signed {
 			enc = ebtf.Signed
 		}
-		a := bpf.Arg{Name: fmt.Sprintf("arg%d", i+1), Type: &ebtf.Int{Size: uint32(ua.Size), Encoding: enc}, Size: 8, Signed: ua.Signed, User: true}
+		a := compile.Arg{Name: fmt.Sprintf("arg%d", i+1), Type: &ebtf.Int{Size: uint32(ua.Size), Encoding: enc}, Size: 8, Signed: ua.Signed, User: true}
 		switch ua.Kind {
 		case dwarfinfo.ArgReg:
-			off, ok := bpf.PtRegsOffset(ua.Reg)
+			off, ok := compile.PtRegsOffset(ua.Reg)
 			if !ok {
 				return nil, specErr(spec, pos, end, "USDT probe %s: unsupported register in %q", first.Name, ua.Spec)
 			}
-			a.Kind, a.Off = bpf.ArgCtx, off
+			a.Kind, a.Off = compile.ArgCtx, off
 		case dwarfinfo.ArgMem:
-			off, ok := bpf.PtRegsOffset(ua.Reg)
+			off, ok := compile.PtRegsOffset(ua.Reg)
 			if !ok || ua.Index != "" || ua.Symbol != "" {
 				return nil, specErr(spec, pos, end, "USDT probe %s: unsupported operand %q", first.Name, ua.Spec)
 			}
-			a.Kind, a.Off, a.Disp, a.Size = bpf.ArgMem, off, int32(ua.Offset), ua.Size
+			a.Kind, a.Off, a.Disp, a.Size = compile.ArgMem, off, int32(ua.Offset), ua.Size
 		case dwarfinfo.ArgConst:
-			a.Kind, a.Const = bpf.ArgConst, ua.Const
+			a.Kind, a.Const = compile.ArgConst, ua.Const
 		}
 		args = append(args, a)
 	}
-	modes, err := bpf.UsableModes(bpf.UserFunc, r.env.Features)
+	modes, err := bpf.UsableModes(compile.UserFunc, r.env.Features)
 	if err != nil {
 		return nil, err
 	}
 	plan.modes = modes
-	plan.context = func(m bpf.Mode) (*bpf.ProbeContext, error) {
-		return &bpf.ProbeContext{Mode: m, Regs: true, UserMemory: true, Args: args, Types: b, Kernel: r.lazyKernel()}, nil
+	plan.context = func(m compile.Mode) (*compile.ProbeContext, error) {
+		return &compile.ProbeContext{Mode: m, Regs: true, UserMemory: true, Args: args, Types: b, Kernel: r.lazyKernel()}, nil
 	}
 	return plan, nil
 }

@@ -5,7 +5,7 @@ import (
 
 	ebtf "github.com/cilium/ebpf/btf"
 
-	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/btf"
 )
 
@@ -28,10 +28,10 @@ func TestCommonPrototype(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := btf.NewKernel(spec)
-	targets := func(names ...string) []bpf.Target {
-		var ts []bpf.Target
+	targets := func(names ...string) []compile.Target {
+		var ts []compile.Target
 		for _, n := range names {
-			ts = append(ts, bpf.Target{Name: n, Symbol: n})
+			ts = append(ts, compile.Target{Name: n, Symbol: n})
 		}
 		return ts
 	}

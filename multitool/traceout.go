@@ -1,7 +1,7 @@
 package multitool
 
 // The output side of `btool trace`: decoding the records the trace programs
-// emit (layout: bpf.Hdr* and bpf.EventLayout) into neutral values, then
+// emit (layout: bpf.Hdr* and compile.EventLayout) into neutral values, then
 // rendering them as bcc's trace prints them, or as JSON lines.
 
 import (
@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/specparse"
 )
 
@@ -45,7 +45,7 @@ type TraceEvent struct {
 
 // TraceValue is one decoded printf argument.
 type TraceValue struct {
-	Kind bpf.FieldKind
+	Kind compile.FieldKind
 	// Int is the value sign-extended from its record size (FieldInt,
 	// FieldChar); for other kinds it is int64(Uint).
 	Int int64
@@ -59,20 +59,20 @@ type TraceValue struct {
 	Expr      string
 }
 
-// TraceRecordProbe returns the probe index of a raw record (bpf.HdrProbe),
+// TraceRecordProbe returns the probe index of a raw record (compile.HdrProbe),
 // which selects the EventLayout to decode it with. It fails with
 // ErrBadTraceRecord when rec is shorter than the header.
 func TraceRecordProbe(rec []byte) (uint32, error) {
-	if len(rec) < bpf.HdrSize {
-		return 0, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrBadTraceRecord, len(rec), bpf.HdrSize)
+	if len(rec) < compile.HdrSize {
+		return 0, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrBadTraceRecord, len(rec), compile.HdrSize)
 	}
-	return binary.LittleEndian.Uint32(rec[bpf.HdrProbe:]), nil
+	return binary.LittleEndian.Uint32(rec[compile.HdrProbe:]), nil
 }
 
 // DecodeTrace decodes one record emitted by a program compiled with layout
 // l. It allocates; use a TraceDecoder in read loops. Errors wrap
 // ErrBadTraceRecord.
-func DecodeTrace(rec []byte, l *bpf.EventLayout) (TraceEvent, error) {
+func DecodeTrace(rec []byte, l *compile.EventLayout) (TraceEvent, error) {
 	var d TraceDecoder
 	var ev TraceEvent
 	err := d.Decode(rec, l, &ev)
@@ -96,24 +96,24 @@ const trMaxComms = 4096
 // in an unspecified state, when rec is shorter than the header or than
 // l.Size, or when a field of l lies outside the record or has a size its
 // kind does not allow. It never panics on malformed input.
-func (d *TraceDecoder) Decode(rec []byte, l *bpf.EventLayout, ev *TraceEvent) error {
+func (d *TraceDecoder) Decode(rec []byte, l *compile.EventLayout, ev *TraceEvent) error {
 	if l == nil {
 		return fmt.Errorf("%w: no layout", ErrBadTraceRecord)
 	}
-	if len(rec) < bpf.HdrSize || len(rec) < l.Size {
-		return fmt.Errorf("%w: %d bytes, layout needs %d", ErrBadTraceRecord, len(rec), max(l.Size, bpf.HdrSize))
+	if len(rec) < compile.HdrSize || len(rec) < l.Size {
+		return fmt.Errorf("%w: %d bytes, layout needs %d", ErrBadTraceRecord, len(rec), max(l.Size, compile.HdrSize))
 	}
 	le := binary.LittleEndian
-	ev.Time = le.Uint64(rec[bpf.HdrTimestamp:])
-	pt := le.Uint64(rec[bpf.HdrPidTgid:])
+	ev.Time = le.Uint64(rec[compile.HdrTimestamp:])
+	pt := le.Uint64(rec[compile.HdrPidTgid:])
 	ev.PID, ev.TID = uint32(pt>>32), uint32(pt)
-	ev.CPU = le.Uint32(rec[bpf.HdrCPU:])
-	ev.Probe = le.Uint32(rec[bpf.HdrProbe:])
-	ev.Target = le.Uint64(rec[bpf.HdrTarget:])
-	ev.Comm = d.comm(rec[bpf.HdrComm : bpf.HdrComm+16])
-	ev.KStack = int32(le.Uint32(rec[bpf.HdrKStack:]))
-	ev.UStack = int32(le.Uint32(rec[bpf.HdrUStack:]))
-	ev.UID = le.Uint32(rec[bpf.HdrUID:])
+	ev.CPU = le.Uint32(rec[compile.HdrCPU:])
+	ev.Probe = le.Uint32(rec[compile.HdrProbe:])
+	ev.Target = le.Uint64(rec[compile.HdrTarget:])
+	ev.Comm = d.comm(rec[compile.HdrComm : compile.HdrComm+16])
+	ev.KStack = int32(le.Uint32(rec[compile.HdrKStack:]))
+	ev.UStack = int32(le.Uint32(rec[compile.HdrUStack:]))
+	ev.UID = le.Uint32(rec[compile.HdrUID:])
 	ev.KAddrs, ev.UAddrs = ev.KAddrs[:0], ev.UAddrs[:0]
 	ev.Values = ev.Values[:0]
 	for i := range l.Fields {
@@ -124,25 +124,25 @@ func (d *TraceDecoder) Decode(rec []byte, l *bpf.EventLayout, ev *TraceEvent) er
 		b := rec[f.Offset : f.Offset+f.Size]
 		v := TraceValue{Kind: f.Kind, Verb: f.Verb, Expr: f.Expr}
 		switch f.Kind {
-		case bpf.FieldInt, bpf.FieldUint:
+		case compile.FieldInt, compile.FieldUint:
 			u, ok := trLEUint(b)
 			if !ok {
 				return fmt.Errorf("%w: integer field %d (%q) has size %d", ErrBadTraceRecord, i, f.Expr, f.Size)
 			}
 			v.Uint, v.Int = u, int64(u)
-			if f.Kind == bpf.FieldInt {
+			if f.Kind == compile.FieldInt {
 				shift := 64 - 8*uint(f.Size)
 				v.Int = int64(u<<shift) >> shift
 			}
-		case bpf.FieldChar:
+		case compile.FieldChar:
 			v.Uint, v.Int = uint64(b[0]), int64(int8(b[0]))
-		case bpf.FieldAddr:
+		case compile.FieldAddr:
 			u, ok := trLEUint(b)
 			if !ok || f.Size < 4 {
 				return fmt.Errorf("%w: address field %d (%q) has size %d", ErrBadTraceRecord, i, f.Expr, f.Size)
 			}
 			v.Uint, v.Int = u, int64(u)
-		case bpf.FieldStr:
+		case compile.FieldStr:
 			buf := b[:len(b)-1]
 			n := 0
 			for n < len(buf) && buf[n] != 0 {
@@ -239,12 +239,12 @@ func AppendMessage(dst []byte, verbs []specparse.Verb, vals []TraceValue, sym Sy
 // trAppendValue renders one value for verb v.
 func trAppendValue(dst []byte, v *specparse.Verb, val *TraceValue, sym Symbolizer, pid uint32) []byte {
 	base := v.Base()
-	if val.Kind == bpf.FieldStr && base != "s" {
+	if val.Kind == compile.FieldStr && base != "s" {
 		base = "s" // a mismatch the checker prevents; print the string
 	}
 	switch base {
 	case "d", "i":
-		if val.Kind == bpf.FieldInt || val.Kind == bpf.FieldChar {
+		if val.Kind == compile.FieldInt || val.Kind == compile.FieldChar {
 			if val.Int < 0 {
 				return trAppendInt(dst, v, true, uint64(-val.Int), 10, true)
 			}
@@ -261,11 +261,11 @@ func trAppendValue(dst []byte, v *specparse.Verb, val *TraceValue, sym Symbolize
 	case "c":
 		dst = utf8.AppendRune(dst, rune(byte(val.Uint)))
 	case "s":
-		if val.Kind == bpf.FieldInt {
+		if val.Kind == compile.FieldInt {
 			dst = strconv.AppendInt(dst, val.Int, 10)
 			break
 		}
-		if val.Kind != bpf.FieldStr {
+		if val.Kind != compile.FieldStr {
 			dst = strconv.AppendUint(dst, val.Uint, 10)
 			break
 		}
@@ -641,7 +641,7 @@ func trContains(list []string, s string) bool {
 func trJSONValue(b []byte, v *TraceValue, sym Symbolizer, pid uint32) []byte {
 	base := v.Verb.Base()
 	switch {
-	case v.Kind == bpf.FieldStr:
+	case v.Kind == compile.FieldStr:
 		return trJSONString(b, v.Str)
 	case base == "c":
 		var buf [4]byte
@@ -650,11 +650,11 @@ func trJSONValue(b []byte, v *TraceValue, sym Symbolizer, pid uint32) []byte {
 		return trJSONFrame(b, v.Uint, false, pid, sym)
 	case base == "U":
 		return trJSONFrame(b, v.Uint, true, pid, sym)
-	case base == "p" || v.Kind == bpf.FieldAddr:
+	case base == "p" || v.Kind == compile.FieldAddr:
 		b = append(b, `{"addr":"`...)
 		b = trHex(b, v.Uint)
 		return append(b, `"}`...)
-	case v.Kind == bpf.FieldInt || (v.Kind == bpf.FieldChar && (base == "d" || base == "i")):
+	case v.Kind == compile.FieldInt || (v.Kind == compile.FieldChar && (base == "d" || base == "i")):
 		return strconv.AppendInt(b, v.Int, 10)
 	default:
 		return strconv.AppendUint(b, v.Uint, 10)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/specparse"
 )
 
@@ -96,27 +96,27 @@ func (fakeSym) User(pid uint32, addr uint64) (string, uint64, string, bool) {
 // recordBuilder builds trace records and their layout.
 type recordBuilder struct {
 	rec    []byte
-	layout bpf.EventLayout
+	layout compile.EventLayout
 }
 
 func newRecord(ts uint64, tgid, tid, cpu, probe uint32, target uint64, comm string, kstack, ustack int32, uid uint32) *recordBuilder {
-	r := &recordBuilder{rec: make([]byte, bpf.HdrSize)}
+	r := &recordBuilder{rec: make([]byte, compile.HdrSize)}
 	le := binary.LittleEndian
-	le.PutUint64(r.rec[bpf.HdrTimestamp:], ts)
-	le.PutUint64(r.rec[bpf.HdrPidTgid:], uint64(tgid)<<32|uint64(tid))
-	le.PutUint32(r.rec[bpf.HdrCPU:], cpu)
-	le.PutUint32(r.rec[bpf.HdrProbe:], probe)
-	le.PutUint64(r.rec[bpf.HdrTarget:], target)
-	copy(r.rec[bpf.HdrComm:bpf.HdrComm+15], comm)
-	le.PutUint32(r.rec[bpf.HdrKStack:], uint32(kstack))
-	le.PutUint32(r.rec[bpf.HdrUStack:], uint32(ustack))
-	le.PutUint32(r.rec[bpf.HdrUID:], uid)
+	le.PutUint64(r.rec[compile.HdrTimestamp:], ts)
+	le.PutUint64(r.rec[compile.HdrPidTgid:], uint64(tgid)<<32|uint64(tid))
+	le.PutUint32(r.rec[compile.HdrCPU:], cpu)
+	le.PutUint32(r.rec[compile.HdrProbe:], probe)
+	le.PutUint64(r.rec[compile.HdrTarget:], target)
+	copy(r.rec[compile.HdrComm:compile.HdrComm+15], comm)
+	le.PutUint32(r.rec[compile.HdrKStack:], uint32(kstack))
+	le.PutUint32(r.rec[compile.HdrUStack:], uint32(ustack))
+	le.PutUint32(r.rec[compile.HdrUID:], uid)
 	return r
 }
 
 // add appends a field of kind and size holding raw (integers little endian;
 // strings with a truncation flag byte).
-func (r *recordBuilder) add(kind bpf.FieldKind, size int, verb, expr string, raw []byte) *recordBuilder {
+func (r *recordBuilder) add(kind compile.FieldKind, size int, verb, expr string, raw []byte) *recordBuilder {
 	for len(r.rec)%8 != 0 && size > 1 {
 		r.rec = append(r.rec, 0)
 	}
@@ -124,7 +124,7 @@ func (r *recordBuilder) add(kind bpf.FieldKind, size int, verb, expr string, raw
 	if err != nil {
 		panic(err)
 	}
-	r.layout.Fields = append(r.layout.Fields, bpf.FieldLayout{Offset: len(r.rec), Size: size, Kind: kind, Verb: verbs[0], Expr: expr})
+	r.layout.Fields = append(r.layout.Fields, compile.FieldLayout{Offset: len(r.rec), Size: size, Kind: kind, Verb: verbs[0], Expr: expr})
 	b := make([]byte, size)
 	copy(b, raw)
 	r.rec = append(r.rec, b...)
@@ -132,7 +132,7 @@ func (r *recordBuilder) add(kind bpf.FieldKind, size int, verb, expr string, raw
 	return r
 }
 
-func (r *recordBuilder) int(kind bpf.FieldKind, size int, verb, expr string, v uint64) *recordBuilder {
+func (r *recordBuilder) int(kind compile.FieldKind, size int, verb, expr string, v uint64) *recordBuilder {
 	b := binary.LittleEndian.AppendUint64(nil, v)
 	return r.add(kind, size, verb, expr, b[:size])
 }
@@ -143,20 +143,20 @@ func (r *recordBuilder) str(size int, expr, s string, truncated bool) *recordBui
 	if truncated {
 		b[size-1] = 1
 	}
-	return r.add(bpf.FieldStr, size, "%s", expr, b)
+	return r.add(compile.FieldStr, size, "%s", expr, b)
 }
 
 func TestDecodeTrace(t *testing.T) {
 	r := newRecord(123456789, 1000, 1001, 3, 2, 5, "bash", 7, -14, 1500).
-		int(bpf.FieldInt, 4, "%d", "arg1", uint64(0xfffffffe)). // -2
-		int(bpf.FieldUint, 2, "%hu", "arg2", 0xfffe).
+		int(compile.FieldInt, 4, "%d", "arg1", uint64(0xfffffffe)). // -2
+		int(compile.FieldUint, 2, "%hu", "arg2", 0xfffe).
 		str(9, "arg3", "hello", false).
 		str(5, "arg4", "abcd", true).
-		int(bpf.FieldChar, 1, "%c", "arg5", 'A').
-		int(bpf.FieldAddr, 8, "%K", "arg6", fakeVfsRead).
-		int(bpf.FieldInt, 1, "%d", "arg7", 0x80). // -128
-		int(bpf.FieldInt, 8, "%lld", "arg8", 1<<63).
-		int(bpf.FieldUint, 8, "%llu", "arg9", 1<<63)
+		int(compile.FieldChar, 1, "%c", "arg5", 'A').
+		int(compile.FieldAddr, 8, "%K", "arg6", fakeVfsRead).
+		int(compile.FieldInt, 1, "%d", "arg7", 0x80). // -128
+		int(compile.FieldInt, 8, "%lld", "arg8", 1<<63).
+		int(compile.FieldUint, 8, "%llu", "arg9", 1<<63)
 	r.rec = append(r.rec, 0, 0, 0, 0) // perf buffers may pad records
 	ev, err := DecodeTrace(r.rec, &r.layout)
 	if err != nil {
@@ -168,7 +168,7 @@ func TestDecodeTrace(t *testing.T) {
 		t.Errorf("header: have %+v, want %+v", ev, want)
 	}
 	type v struct {
-		kind      bpf.FieldKind
+		kind      compile.FieldKind
 		i         int64
 		u         uint64
 		s         string
@@ -177,15 +177,15 @@ func TestDecodeTrace(t *testing.T) {
 	}
 	var vfsRead uint64 = fakeVfsRead
 	wantVals := []v{
-		{bpf.FieldInt, -2, 0xfffffffe, "", false, "arg1"},
-		{bpf.FieldUint, 0xfffe, 0xfffe, "", false, "arg2"},
-		{bpf.FieldStr, 0, 0, "hello", false, "arg3"},
-		{bpf.FieldStr, 0, 0, "abcd", true, "arg4"},
-		{bpf.FieldChar, 'A', 'A', "", false, "arg5"},
-		{bpf.FieldAddr, int64(vfsRead), vfsRead, "", false, "arg6"},
-		{bpf.FieldInt, -128, 0x80, "", false, "arg7"},
-		{bpf.FieldInt, -1 << 63, 1 << 63, "", false, "arg8"},
-		{bpf.FieldUint, -1 << 63, 1 << 63, "", false, "arg9"},
+		{compile.FieldInt, -2, 0xfffffffe, "", false, "arg1"},
+		{compile.FieldUint, 0xfffe, 0xfffe, "", false, "arg2"},
+		{compile.FieldStr, 0, 0, "hello", false, "arg3"},
+		{compile.FieldStr, 0, 0, "abcd", true, "arg4"},
+		{compile.FieldChar, 'A', 'A', "", false, "arg5"},
+		{compile.FieldAddr, int64(vfsRead), vfsRead, "", false, "arg6"},
+		{compile.FieldInt, -128, 0x80, "", false, "arg7"},
+		{compile.FieldInt, -1 << 63, 1 << 63, "", false, "arg8"},
+		{compile.FieldUint, -1 << 63, 1 << 63, "", false, "arg9"},
 	}
 	if len(ev.Values) != len(wantVals) {
 		t.Fatalf("have %d values, want %d", len(ev.Values), len(wantVals))
@@ -208,7 +208,7 @@ func TestDecodeTrace(t *testing.T) {
 
 func TestDecodeTraceFullComm(t *testing.T) {
 	r := newRecord(1, 1, 1, 0, 0, 0, "", -1, -1, 0)
-	copy(r.rec[bpf.HdrComm:], "0123456789abcdef") // no NUL at all
+	copy(r.rec[compile.HdrComm:], "0123456789abcdef") // no NUL at all
 	r.layout.Size = len(r.rec)
 	ev, err := DecodeTrace(r.rec, &r.layout)
 	if err != nil {
@@ -220,27 +220,27 @@ func TestDecodeTraceFullComm(t *testing.T) {
 }
 
 func TestDecodeTraceErrors(t *testing.T) {
-	good := newRecord(1, 2, 3, 0, 0, 0, "x", -1, -1, 0).int(bpf.FieldInt, 4, "%d", "a", 1).str(9, "s", "hi", false)
-	field := func(f bpf.FieldLayout) *bpf.EventLayout {
-		return &bpf.EventLayout{Size: bpf.HdrSize, Fields: []bpf.FieldLayout{f}}
+	good := newRecord(1, 2, 3, 0, 0, 0, "x", -1, -1, 0).int(compile.FieldInt, 4, "%d", "a", 1).str(9, "s", "hi", false)
+	field := func(f compile.FieldLayout) *compile.EventLayout {
+		return &compile.EventLayout{Size: compile.HdrSize, Fields: []compile.FieldLayout{f}}
 	}
-	hdr := make([]byte, bpf.HdrSize)
+	hdr := make([]byte, compile.HdrSize)
 	tests := []struct {
 		name   string
 		rec    []byte
-		layout *bpf.EventLayout
+		layout *compile.EventLayout
 	}{
 		{"empty", nil, &good.layout},
-		{"short header", good.rec[:bpf.HdrSize-1], &bpf.EventLayout{Size: 0}},
+		{"short header", good.rec[:compile.HdrSize-1], &compile.EventLayout{Size: 0}},
 		{"shorter than layout", good.rec[:len(good.rec)-1], &good.layout},
 		{"nil layout", good.rec, nil},
-		{"field past end", hdr, field(bpf.FieldLayout{Offset: bpf.HdrSize, Size: 4, Kind: bpf.FieldInt})},
-		{"field huge offset", hdr, field(bpf.FieldLayout{Offset: 1 << 62, Size: 4, Kind: bpf.FieldInt})},
-		{"field negative offset", hdr, field(bpf.FieldLayout{Offset: -4, Size: 4, Kind: bpf.FieldInt})},
-		{"field zero size", hdr, field(bpf.FieldLayout{Offset: 0, Size: 0, Kind: bpf.FieldStr})},
-		{"int size 3", hdr, field(bpf.FieldLayout{Offset: 0, Size: 3, Kind: bpf.FieldInt})},
-		{"addr size 2", hdr, field(bpf.FieldLayout{Offset: 0, Size: 2, Kind: bpf.FieldAddr})},
-		{"unknown kind", hdr, field(bpf.FieldLayout{Offset: 0, Size: 4, Kind: 99})},
+		{"field past end", hdr, field(compile.FieldLayout{Offset: compile.HdrSize, Size: 4, Kind: compile.FieldInt})},
+		{"field huge offset", hdr, field(compile.FieldLayout{Offset: 1 << 62, Size: 4, Kind: compile.FieldInt})},
+		{"field negative offset", hdr, field(compile.FieldLayout{Offset: -4, Size: 4, Kind: compile.FieldInt})},
+		{"field zero size", hdr, field(compile.FieldLayout{Offset: 0, Size: 0, Kind: compile.FieldStr})},
+		{"int size 3", hdr, field(compile.FieldLayout{Offset: 0, Size: 3, Kind: compile.FieldInt})},
+		{"addr size 2", hdr, field(compile.FieldLayout{Offset: 0, Size: 2, Kind: compile.FieldAddr})},
+		{"unknown kind", hdr, field(compile.FieldLayout{Offset: 0, Size: 4, Kind: 99})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,12 +266,12 @@ func TestDecodeTraceRandom(t *testing.T) {
 		for i := range rec {
 			rec[i] = byte(rng.Uint32())
 		}
-		l := &bpf.EventLayout{Size: rng.IntN(200)}
+		l := &compile.EventLayout{Size: rng.IntN(200)}
 		for range rng.IntN(5) {
-			l.Fields = append(l.Fields, bpf.FieldLayout{
+			l.Fields = append(l.Fields, compile.FieldLayout{
 				Offset: rng.IntN(200) - 20,
 				Size:   rng.IntN(20) - 2,
-				Kind:   bpf.FieldKind(rng.IntN(7)),
+				Kind:   compile.FieldKind(rng.IntN(7)),
 			})
 		}
 		_ = d.Decode(rec, l, &ev)
@@ -280,9 +280,9 @@ func TestDecodeTraceRandom(t *testing.T) {
 
 func TestTraceDecoderAllocs(t *testing.T) {
 	r := newRecord(1, 2, 3, 0, 0, 0, "comm", -1, -1, 0).
-		int(bpf.FieldInt, 4, "%d", "a", 1).
-		int(bpf.FieldAddr, 8, "%p", "b", 2).
-		int(bpf.FieldChar, 1, "%c", "c", 'x')
+		int(compile.FieldInt, 4, "%d", "a", 1).
+		int(compile.FieldAddr, 8, "%p", "b", 2).
+		int(compile.FieldChar, 1, "%c", "c", 'x')
 	var d TraceDecoder
 	var ev TraceEvent
 	if err := d.Decode(r.rec, &r.layout, &ev); err != nil {
@@ -300,15 +300,19 @@ func TestTraceDecoderAllocs(t *testing.T) {
 
 func TestFormatMessage(t *testing.T) {
 	i := func(verb string, v int64) TraceValue {
-		return TraceValue{Kind: bpf.FieldInt, Int: v, Uint: uint64(v)}
+		return TraceValue{Kind: compile.FieldInt, Int: v, Uint: uint64(v)}
 	}
 	i32 := func(v int32) TraceValue {
-		return TraceValue{Kind: bpf.FieldInt, Int: int64(v), Uint: uint64(uint32(v))}
+		return TraceValue{Kind: compile.FieldInt, Int: int64(v), Uint: uint64(uint32(v))}
 	}
-	u := func(v uint64) TraceValue { return TraceValue{Kind: bpf.FieldUint, Int: int64(v), Uint: v} }
-	s := func(v string, trunc bool) TraceValue { return TraceValue{Kind: bpf.FieldStr, Str: v, Truncated: trunc} }
-	c := func(b byte) TraceValue { return TraceValue{Kind: bpf.FieldChar, Int: int64(int8(b)), Uint: uint64(b)} }
-	a := func(v uint64) TraceValue { return TraceValue{Kind: bpf.FieldAddr, Int: int64(v), Uint: v} }
+	u := func(v uint64) TraceValue { return TraceValue{Kind: compile.FieldUint, Int: int64(v), Uint: v} }
+	s := func(v string, trunc bool) TraceValue {
+		return TraceValue{Kind: compile.FieldStr, Str: v, Truncated: trunc}
+	}
+	c := func(b byte) TraceValue {
+		return TraceValue{Kind: compile.FieldChar, Int: int64(int8(b)), Uint: uint64(b)}
+	}
+	a := func(v uint64) TraceValue { return TraceValue{Kind: compile.FieldAddr, Int: int64(v), Uint: v} }
 	tests := []struct {
 		format string
 		vals   []TraceValue
@@ -383,7 +387,7 @@ func TestFormatMessage(t *testing.T) {
 
 func TestFormatMessageNilSymbolizer(t *testing.T) {
 	verbs, _ := specparse.ParseFormat("%K %U")
-	vals := []TraceValue{{Kind: bpf.FieldAddr, Uint: fakeVfsRead}, {Kind: bpf.FieldAddr, Uint: fakeMain}}
+	vals := []TraceValue{{Kind: compile.FieldAddr, Uint: fakeVfsRead}, {Kind: compile.FieldAddr, Uint: fakeMain}}
 	if have, want := FormatMessage(verbs, vals, nil, 42), "0xffffffff81234560 [unknown]"; have != want {
 		t.Errorf("have %q, want %q", have, want)
 	}
@@ -463,16 +467,16 @@ func traceJSONEvent() *TraceEvent {
 		KStack: 3, UStack: -14,
 		KAddrs: []uint64{fakeVfsRead + 5, 0xffffffff90000000},
 		Values: []TraceValue{
-			{Kind: bpf.FieldInt, Int: -5, Uint: 0xfffffffb, Verb: specparse.Verb{Conv: "d"}, Expr: "arg1"},
-			{Kind: bpf.FieldUint, Int: 7, Uint: 7, Verb: specparse.Verb{Conv: "x"}, Expr: "arg1"},
-			{Kind: bpf.FieldStr, Str: "/etc/pa", Truncated: true, Verb: specparse.Verb{Conv: "s"}, Expr: "args->filename"},
-			{Kind: bpf.FieldStr, Str: "bad\xff", Verb: specparse.Verb{Conv: "s"}, Expr: "arg1"},
-			{Kind: bpf.FieldChar, Int: 'q', Uint: 'q', Verb: specparse.Verb{Conv: "c"}, Expr: "c"},
-			{Kind: bpf.FieldAddr, Uint: fakeVfsRead + 3, Verb: specparse.Verb{Conv: "K"}, Expr: "$ip"},
-			{Kind: bpf.FieldAddr, Uint: fakeMain + 1, Verb: specparse.Verb{Conv: "U"}, Expr: "arg2"},
-			{Kind: bpf.FieldAddr, Uint: fakeLibc, Verb: specparse.Verb{Conv: "U"}, Expr: "arg3"},
-			{Kind: bpf.FieldAddr, Uint: 0x1000, Verb: specparse.Verb{Conv: "p"}, Expr: ""},
-			{Kind: bpf.FieldUint, Uint: 1<<64 - 1, Verb: specparse.Verb{Conv: "llu"}, Expr: "big"},
+			{Kind: compile.FieldInt, Int: -5, Uint: 0xfffffffb, Verb: specparse.Verb{Conv: "d"}, Expr: "arg1"},
+			{Kind: compile.FieldUint, Int: 7, Uint: 7, Verb: specparse.Verb{Conv: "x"}, Expr: "arg1"},
+			{Kind: compile.FieldStr, Str: "/etc/pa", Truncated: true, Verb: specparse.Verb{Conv: "s"}, Expr: "args->filename"},
+			{Kind: compile.FieldStr, Str: "bad\xff", Verb: specparse.Verb{Conv: "s"}, Expr: "arg1"},
+			{Kind: compile.FieldChar, Int: 'q', Uint: 'q', Verb: specparse.Verb{Conv: "c"}, Expr: "c"},
+			{Kind: compile.FieldAddr, Uint: fakeVfsRead + 3, Verb: specparse.Verb{Conv: "K"}, Expr: "$ip"},
+			{Kind: compile.FieldAddr, Uint: fakeMain + 1, Verb: specparse.Verb{Conv: "U"}, Expr: "arg2"},
+			{Kind: compile.FieldAddr, Uint: fakeLibc, Verb: specparse.Verb{Conv: "U"}, Expr: "arg3"},
+			{Kind: compile.FieldAddr, Uint: 0x1000, Verb: specparse.Verb{Conv: "p"}, Expr: ""},
+			{Kind: compile.FieldUint, Uint: 1<<64 - 1, Verb: specparse.Verb{Conv: "llu"}, Expr: "big"},
 		},
 	}
 }

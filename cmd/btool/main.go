@@ -18,7 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/multitool"
 	"github.com/btool/btool/specparse"
 )
@@ -137,14 +137,14 @@ func commonFlags() []cli.Flag {
 
 func featureNames() string {
 	var s []string
-	for _, f := range bpf.AllFeatures {
+	for _, f := range feature.AllFeatures {
 		s = append(s, string(f))
 	}
 	return strings.Join(s, ", ")
 }
 
 func newEnv(c *cli.Context, stdout, stderr io.Writer) (multitool.Env, error) {
-	f, err := bpf.NewFeatures(c.StringSlice("no-feature")...)
+	f, err := feature.NewFeatures(c.StringSlice("no-feature")...)
 	if err != nil {
 		return multitool.Env{}, usage("--no-feature: %v", err)
 	}

@@ -1,4 +1,4 @@
-package bpf
+package feature
 
 import (
 	"errors"
@@ -194,7 +194,7 @@ func probeFentry() error {
 		License:      "GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
 	}
-	prog, err := newProgram(spec)
+	prog, err := Load(spec)
 	if err == nil {
 		prog.Close()
 		return nil

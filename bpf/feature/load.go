@@ -1,4 +1,4 @@
-package bpf
+package feature
 
 import (
 	"github.com/cilium/ebpf"
@@ -6,12 +6,12 @@ import (
 	"github.com/btool/btool/btf"
 )
 
-// newProgram loads spec into the kernel. fentry/fexit programs name their
+// Load loads spec into the kernel. fentry/fexit programs name their
 // attach point by BTF ID, and ebpf.NewProgram decodes the kernel's BTF
 // afresh (tens of milliseconds and megabytes) for every program; they are
 // loaded through a collection sharing btf.LoadKernel's cache, so one decode
 // serves the whole process, however many functions are traced.
-func newProgram(spec *ebpf.ProgramSpec) (*ebpf.Program, error) {
+func Load(spec *ebpf.ProgramSpec) (*ebpf.Program, error) {
 	if spec.Type != ebpf.Tracing {
 		return ebpf.NewProgram(spec)
 	}
@@ -27,3 +27,7 @@ func newProgram(spec *ebpf.ProgramSpec) (*ebpf.Program, error) {
 	defer coll.Close()
 	return coll.DetachProgram("prog"), nil
 }
+
+// ErrNotSupported is cilium/ebpf's sentinel for a missing kernel feature;
+// every "no" from Features.Have wraps it.
+var ErrNotSupported = ebpf.ErrNotSupported

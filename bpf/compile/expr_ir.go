@@ -1,4 +1,4 @@
-package bpf
+package compile
 
 import "github.com/btool/btool/specparse"
 

@@ -1,4 +1,4 @@
-package bpf
+package compile
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
+	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/btf"
 	"github.com/btool/btool/internal/testutil"
 	"github.com/btool/btool/specparse"
@@ -436,8 +437,8 @@ type progKind struct {
 	typ      ebpf.ProgramType
 	at       ebpf.AttachType
 	attachTo string
-	need     Feature // skip when missing
-	cookie   bool    // bpf_get_attach_cookie is available to this type
+	need     feature.Feature // skip when missing
+	cookie   bool            // bpf_get_attach_cookie is available to this type
 	pc       func(t testing.TB) *ProbeContext
 	specs    []string
 }
@@ -470,23 +471,23 @@ func verifierKinds() []progKind {
 		}}
 	}
 	return []progKind{
-		{name: "kprobe", typ: ebpf.Kprobe, need: FeatUprobe, cookie: true, pc: kprobeCtx, specs: kprobeSpecs},
-		{name: "kretprobe", typ: ebpf.Kprobe, need: FeatUprobe, cookie: true, pc: kretprobeCtx, specs: []string{
+		{name: "kprobe", typ: ebpf.Kprobe, need: feature.FeatUprobe, cookie: true, pc: kprobeCtx, specs: kprobeSpecs},
+		{name: "kretprobe", typ: ebpf.Kprobe, need: feature.FeatUprobe, cookie: true, pc: kretprobeCtx, specs: []string{
 			`r::vfs_read (retval < 0 || $retval > 4096) "%ld %d", retval, retval == -14`}},
-		{name: "syscall-wrapper", typ: ebpf.Kprobe, need: FeatUprobe, cookie: true, pc: wrapper, specs: []string{
+		{name: "syscall-wrapper", typ: ebpf.Kprobe, need: feature.FeatUprobe, cookie: true, pc: wrapper, specs: []string{
 			`__x64_sys_read (fd == 3 && count > 10) "%u %s %lu", fd, buf, count`}},
-		{name: "uprobe", typ: ebpf.Kprobe, need: FeatUprobe, cookie: true, pc: uprobeCtx, specs: uprobeSpecs},
-		{name: "usdt", typ: ebpf.Kprobe, need: FeatUprobe, cookie: true, pc: usdt, specs: []string{
+		{name: "uprobe", typ: ebpf.Kprobe, need: feature.FeatUprobe, cookie: true, pc: uprobeCtx, specs: uprobeSpecs},
+		{name: "usdt", typ: ebpf.Kprobe, need: feature.FeatUprobe, cookie: true, pc: usdt, specs: []string{
 			`u:/bin/x:p (arg1 < 0 && arg2 == -5) "%d %d %lu %s", arg1, arg2, arg3, arg4`}},
-		{name: "tracepoint", typ: ebpf.TracePoint, need: FeatTracepoint, cookie: true, pc: tracepointCtx, specs: []string{
+		{name: "tracepoint", typ: ebpf.TracePoint, need: feature.FeatTracepoint, cookie: true, pc: tracepointCtx, specs: []string{
 			`t:syscalls:sys_enter_read (args->count > 20000 && args->filename == "foo") "%d %s %s %s %d %u", args->fd, args->buf, args->filename, args->comm, args->delta, args->sport`,
 			`t:syscalls:sys_enter_read (args->comm == "bash" || STRCMP("/etc", args->filename)) "%c %d", args->comm[1], args->__syscall_nr`,
 		}},
-		{name: "raw_tracepoint", typ: ebpf.RawTracepoint, need: FeatRawTracepoint, pc: func(testing.TB) *ProbeContext { return execArgs(true) }, specs: []string{
+		{name: "raw_tracepoint", typ: ebpf.RawTracepoint, need: feature.FeatRawTracepoint, pc: func(testing.TB) *ProbeContext { return execArgs(true) }, specs: []string{
 			`f (a < 0 && c == 0xffffffff) "%d %u %s %d %s", a / n, c, msg, s->c, s->tag`,
 			`f (b > 0x123456789) "%llx %s", b, $comm`,
 		}},
-		{name: "fentry", typ: ebpf.Tracing, at: ebpf.AttachTraceFEntry, attachTo: "vfs_read", need: FeatFentry, pc: fentryCtx, specs: []string{
+		{name: "fentry", typ: ebpf.Tracing, at: ebpf.AttachTraceFEntry, attachTo: "vfs_read", need: feature.FeatFentry, pc: fentryCtx, specs: []string{
 			`vfs_read (file->f_count > 0 && buf == "x") "%u %s %s %lu %ld", file->f_mode, buf, file->f_path.dentry->d_name.name, count, *pos`,
 		}},
 	}
@@ -498,7 +499,7 @@ func verifierKinds() []progKind {
 // attach modes use. Program types the kernel lacks skip.
 func TestKernelVerifierTrace(t *testing.T) {
 	testutil.RequireRoot(t)
-	f, err := NewFeatures()
+	f, err := feature.NewFeatures()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +512,7 @@ func TestKernelVerifierTrace(t *testing.T) {
 					t.Fatalf("%s:\n%s", spec, specparse.Caret(spec, err))
 				}
 				for _, sh := range shapes {
-					if sh.o.TargetFrom == TargetCookie && (!k.cookie || f.Have(FeatCookie) != nil) {
+					if sh.o.TargetFrom == TargetCookie && (!k.cookie || f.Have(feature.FeatCookie) != nil) {
 						continue
 					}
 					t.Run(fmt.Sprintf("%d/%s", si, sh.name), func(t *testing.T) {

@@ -1,4 +1,4 @@
-package bpf
+package compile
 
 import (
 	"fmt"
@@ -16,8 +16,8 @@ const MaxSyscalls = 1024
 // number in the registers the sys_exit raw tracepoint receives.
 const ptRegsOrigAX = 15 * 8
 
-// countsMap is the symbol the counter programs use for their map.
-const countsMap = "counts"
+// MapCounts is the symbol the counter programs use for their map.
+const MapCounts = "counts"
 
 // Target is one attach point: a kernel function, a tracepoint or a user
 // location (function entry, return site or USDT probe).
@@ -157,7 +157,7 @@ func (c counter) instructions() asm.Instructions {
 		insns = append(insns, asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word))
 	}
 	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, 0).WithReference(countsMap),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(MapCounts),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -4),
 		asm.FnMapLookupElem.Call(),
@@ -185,10 +185,10 @@ type Object struct {
 	Programs []*Program
 }
 
-// countsSpec is the per-CPU array every counter increments.
-func (p *CountPlan) countsSpec() *ebpf.MapSpec {
+// CountsSpec is the per-CPU array every counter increments.
+func (p *CountPlan) CountsSpec() *ebpf.MapSpec {
 	return &ebpf.MapSpec{
-		Name:       countsMap,
+		Name:       MapCounts,
 		Type:       ebpf.PerCPUArray,
 		KeySize:    4,
 		ValueSize:  8,
@@ -200,7 +200,7 @@ func (p *CountPlan) countsSpec() *ebpf.MapSpec {
 // Modes that attach one program to many targets use the BPF cookie as the
 // slot when the kernel has cookies (5.15), else one program per target with
 // the slot as an immediate. It fails when mode m cannot serve g's kind.
-func CompileCounter(p *CountPlan, g *CountGroup, m Mode, f *Features) (*Object, error) {
+func CompileCounter(p *CountPlan, g *CountGroup, m Mode, cookies bool) (*Object, error) {
 	base := counter{pid: p.PID, cpu: p.CPU}
 	obj := &Object{Mode: m, Kind: g.Kind}
 	shared := func(typ ebpf.ProgramType, at ebpf.AttachType, c counter) {
@@ -224,7 +224,7 @@ func CompileCounter(p *CountPlan, g *CountGroup, m Mode, f *Features) (*Object, 
 		}
 	}
 	cookieOrPerTarget := func(typ ebpf.ProgramType) {
-		if f.Have(FeatCookie) == nil {
+		if cookies {
 			c := base
 			c.slot = slotCookie
 			shared(typ, ebpf.AttachNone, c)
