@@ -3,6 +3,7 @@ package compile
 import (
 	"fmt"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 )
 
@@ -13,115 +14,68 @@ const bpfFUserStack = 1 << 8
 // instruction offset.
 const maxRecordSize = 32 * 1024
 
-// CompileTrace generates the program for one attach of ct:
-//
-//  1. the -p/-L/self and --uid filters (bpf_get_current_pid_tgid,
-//     bpf_get_current_uid_gid), then the predicate; an event that fails
-//     any of them exits before touching the buffer;
-//  2. a record of layout.Size bytes reserved in the MapEvents ring buffer
-//     (5.8), or with o.PerfBuffer taken from the per-CPU MapScratch array;
-//  3. the header (Hdr* offsets), then each printf argument into its field;
-//  4. bpf_ringbuf_submit, or bpf_perf_event_output to the MapEvents perf
-//     event array. A failed reserve or output increments MapLost[0].
-//
-// Maps are referenced by the Map* names (MapStacks only with -K/-U); the
-// caller associates them. R6 holds ctx throughout, R7 the record. Every
-// path that reserved a record submits it: failed reads store 0 or an empty
-// string instead of abandoning the record.
-//
-// On fentry/fexit, the verifier types struct pointer arguments (they are
-// PTR_TO_BTF_ID), so only member access, +/- and comparisons work on them;
-// casts to 32-bit types and bitwise or multiplicative arithmetic on such a
-// pointer are rejected at load time.
-//
-// Kernel requirements beyond the program type: JMP32 (5.1),
-// bpf_probe_read_{kernel,user}{,_str} (5.5), the ring buffer (5.8) unless
-// o.PerfBuffer, bpf_get_attach_cookie (5.15) with TargetCookie.
-// It fails when the expressions need more than the 512-byte BPF stack
-// (wrapping ErrTooComplex).
-func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLayout, error) {
+// RecordSink writes one record per event, laid out as its EventLayout,
+// into the MapEvents ring buffer (5.8), or with PerfBuffer into a
+// PERF_EVENT_ARRAY through the per-CPU MapScratch array (older kernels):
+// the Hdr* header, then each printf argument of Build.Checked into its
+// field. A failed reserve or output increments MapLost[0]. Every path that
+// reserved a record submits it: failed reads store 0 or an empty string
+// instead of abandoning the record. It is trace's sink.
+type RecordSink struct {
+	ProbeIndex  uint32 // written to HdrProbe
+	KernelStack bool   // -K: bpf_get_stackid into MapStacks for HdrKStack
+	UserStack   bool   // -U: likewise, BPF_F_USER_STACK, for HdrUStack
+	PerfBuffer  bool   // bpf_perf_event_output (kernels < 5.8) instead of the ring buffer
+	RingBytes   uint32 // ring buffer size (a power of two multiple of the page size); 0 means DefaultRingBytes
+	RecordSize  int    // the largest record of the session, for MapScratch; 0 means this probe's
+}
+
+// DefaultRingBytes is the ring buffer size when RecordSink.RingBytes is 0:
+// 4 MiB.
+const DefaultRingBytes = 4 << 20
+
+// Maps declares the events, lost and, as needed, stacks and scratch maps.
+func (s *RecordSink) Maps() []*ebpf.MapSpec {
+	var maps []*ebpf.MapSpec
+	if s.PerfBuffer {
+		maps = append(maps, &ebpf.MapSpec{Name: MapEvents, Type: ebpf.PerfEventArray})
+		size := s.RecordSize
+		if size < 8 {
+			size = 8
+		}
+		maps = append(maps, &ebpf.MapSpec{Name: MapScratch, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: uint32(size), MaxEntries: 1})
+	} else {
+		ring := s.RingBytes
+		if ring == 0 {
+			ring = DefaultRingBytes
+		}
+		maps = append(maps, &ebpf.MapSpec{Name: MapEvents, Type: ebpf.RingBuf, MaxEntries: ring})
+	}
+	maps = append(maps, &ebpf.MapSpec{Name: MapLost, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if s.KernelStack || s.UserStack {
+		maps = append(maps, StackMapSpec())
+	}
+	return maps
+}
+
+// StackMapSpec is the MapStacks stack trace map: 16384 stacks of up to
+// 127 frames.
+func StackMapSpec() *ebpf.MapSpec {
+	return &ebpf.MapSpec{Name: MapStacks, Type: ebpf.StackTrace, KeySize: 4, ValueSize: 127 * 8, MaxEntries: 16384}
+}
+
+func (s *RecordSink) gen(g *codegen, b *Build) error {
+	ct := b.Checked
 	if ct == nil {
-		return nil, nil, fmt.Errorf("compile trace: nil probe")
+		return fmt.Errorf("record sink: no checked probe")
 	}
 	layout := ct.Layout()
 	if layout.Size > maxRecordSize {
-		return nil, nil, fmt.Errorf("trace record of %d bytes is larger than %d: %w", layout.Size, maxRecordSize, ErrTooComplex)
+		return fmt.Errorf("trace record of %d bytes is larger than %d: %w", layout.Size, maxRecordSize, ErrTooComplex)
 	}
-	g := newCodegen(ct.StringSize)
-	// The first instruction needs a source too: with any source set,
-	// cilium/ebpf emits BTF line info, which must start at instruction 0.
-	g.mark(SpecPart{Label: "prologue: pid, uid and syscall filters"})
-	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
-
-	// raw_syscalls: one program on sys_enter/sys_exit sees every syscall.
-	if o.Syscall != 0 {
-		nr := int32(o.Syscall - 1)
-		if o.SyscallExit {
-			// args[0] is the task's pt_regs; the number is regs->orig_ax.
-			g.emit(
-				asm.LoadMem(asm.R3, asm.R6, 0, asm.DWord),
-				asm.Add.Imm(asm.R3, ptRegsOrigAX),
-				asm.Mov.Reg(asm.R1, asm.RFP),
-				asm.Add.Imm(asm.R1, stackScratch),
-				asm.Mov.Imm(asm.R2, 8),
-				asm.FnProbeReadKernel.Call(),
-				asm.JNE.Imm(asm.R0, 0, "exit"),
-				asm.LoadMem(asm.R0, asm.RFP, stackScratch, asm.DWord),
-			)
-		} else {
-			g.emit(asm.LoadMem(asm.R0, asm.R6, 8, asm.DWord)) // args[1] = id
-		}
-		g.emit(asm.JNE.Imm(asm.R0, nr, "exit"))
-	}
-
-	// Filters.
-	havePidTgid := o.PID != 0 || o.TID != 0 || o.SkipTGID != 0
-	if havePidTgid {
-		g.emit(
-			asm.FnGetCurrentPidTgid.Call(),
-			asm.StoreMem(asm.RFP, stackPidTgid, asm.R0, asm.DWord),
-		)
-		if o.TID != 0 {
-			g.emit(asm.JNE.Imm32(asm.R0, int32(o.TID), "exit"))
-		}
-		if o.PID != 0 || o.SkipTGID != 0 {
-			g.emit(asm.RSh.Imm(asm.R0, 32))
-			if o.PID != 0 {
-				g.emit(asm.JNE.Imm32(asm.R0, int32(o.PID), "exit"))
-			}
-			if o.SkipTGID != 0 {
-				g.emit(asm.JEq.Imm32(asm.R0, int32(o.SkipTGID), "exit"))
-			}
-		}
-	}
-	haveUidGid := o.UID >= 0
-	if haveUidGid {
-		g.emit(
-			asm.FnGetCurrentUidGid.Call(),
-			asm.StoreMem(asm.RFP, stackUidGid, asm.R0, asm.DWord),
-			asm.JNE.Imm32(asm.R0, int32(uint32(o.UID)), "exit"),
-		)
-	}
-
-	// Predicate.
-	if ct.filter != nil {
-		if v, ok := isConst(ct.filter); ok {
-			if v == 0 {
-				// Never true: a program that does nothing.
-				return asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}, layout, nil
-			}
-		} else {
-			g.mark(partOf("filter", ct.Probe.Filter))
-			r, _ := g.allocReg()
-			g.branch(ct.filter, "exit", false, r)
-			g.freeReg(r)
-		}
-	}
-
-	// The record.
 	g.mark(SpecPart{Label: "record header"})
 	size := int32(layout.Size)
-	if o.PerfBuffer {
+	if s.PerfBuffer {
 		g.emit(
 			asm.StoreImm(asm.RFP, stackKey, 0, asm.Word),
 			asm.LoadMapPtr(asm.R1, 0).WithReference(MapScratch),
@@ -146,29 +100,21 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 		asm.FnKtimeGetNs.Call(),
 		asm.StoreMem(asm.R7, HdrTimestamp, asm.R0, asm.DWord),
 	)
-	if havePidTgid {
-		g.emit(asm.LoadMem(asm.R0, asm.RFP, stackPidTgid, asm.DWord))
-	} else {
-		g.emit(asm.FnGetCurrentPidTgid.Call())
-	}
+	g.pidTgid()
 	g.emit(
 		asm.StoreMem(asm.R7, HdrPidTgid, asm.R0, asm.DWord),
 		asm.FnGetSmpProcessorId.Call(),
 		asm.StoreMem(asm.R7, HdrCPU, asm.R0, asm.Word),
-		asm.StoreImm(asm.R7, HdrProbe, int64(int32(o.ProbeIndex)), asm.Word),
+		asm.StoreImm(asm.R7, HdrProbe, int64(int32(s.ProbeIndex)), asm.Word),
 	)
-	switch o.TargetFrom {
-	case TargetCookie:
+	if b.Index.From == IndexConst {
 		g.emit(
-			asm.Mov.Reg(asm.R1, asm.R6),
-			asm.FnGetAttachCookie.Call(),
-			asm.StoreMem(asm.R7, HdrTarget, asm.R0, asm.DWord),
-		)
-	default:
-		g.emit(
-			asm.StoreImm(asm.R7, HdrTarget, int64(int32(o.Target)), asm.Word),
+			asm.StoreImm(asm.R7, HdrTarget, int64(int32(b.Index.Value)), asm.Word),
 			asm.StoreImm(asm.R7, HdrTarget+4, 0, asm.Word),
 		)
+	} else {
+		g.index(b.Index)
+		g.emit(asm.StoreMem(asm.R7, HdrTarget, asm.R0, asm.DWord))
 	}
 	g.emit(
 		asm.Mov.Reg(asm.R1, asm.R7),
@@ -180,7 +126,7 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 		want  bool
 		off   int16
 		flags int32
-	}{{o.KernelStack, HdrKStack, 0}, {o.UserStack, HdrUStack, bpfFUserStack}} {
+	}{{s.KernelStack, HdrKStack, 0}, {s.UserStack, HdrUStack, bpfFUserStack}} {
 		if !st.want {
 			g.emit(asm.StoreImm(asm.R7, st.off, -1, asm.Word))
 			continue
@@ -193,11 +139,7 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 			asm.StoreMem(asm.R7, st.off, asm.R0, asm.Word),
 		)
 	}
-	if haveUidGid {
-		g.emit(asm.LoadMem(asm.R0, asm.RFP, stackUidGid, asm.DWord))
-	} else {
-		g.emit(asm.FnGetCurrentUidGid.Call())
-	}
+	g.uidGid()
 	g.emit(
 		asm.StoreMem(asm.R7, HdrUID, asm.R0, asm.Word),
 		asm.StoreImm(asm.R7, HdrUID+4, 0, asm.Word),
@@ -224,7 +166,7 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 
 	// Output.
 	g.mark(SpecPart{Label: "submit"})
-	if o.PerfBuffer {
+	if s.PerfBuffer {
 		g.emit(
 			asm.Mov.Reg(asm.R1, asm.R6),
 			asm.LoadMapPtr(asm.R2, 0).WithReference(MapEvents),
@@ -241,27 +183,37 @@ func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLay
 			asm.FnRingbufSubmit.Call(),
 		)
 	}
-	g.bind("exit")
-	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
-
 	// Lost records: MapLost[0]++ (per CPU, so no atomics needed).
-	g.bind("count_lost")
-	g.mark(SpecPart{Label: "count a lost record"})
-	g.emit(
-		asm.StoreImm(asm.RFP, stackKey, 0, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapLost),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "exit"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
-		asm.Ja.Label("exit"),
-	)
-	insns, err := g.finish()
+	g.tails = append(g.tails, func() {
+		g.bind("count_lost")
+		g.mark(SpecPart{Label: "count a lost record"})
+		g.emit(asm.StoreImm(asm.RFP, stackKey, 0, asm.Word))
+		g.incPerCPU(MapLost, stackKey, "exit")
+		g.emit(asm.Ja.Label("exit"))
+	})
+	return nil
+}
+
+// CompileTrace generates trace's program for one attach of ct: Compile
+// with a RecordSink configured from o. It returns the instructions and the
+// layout of the records they emit.
+func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLayout, error) {
+	if ct == nil {
+		return nil, nil, fmt.Errorf("compile trace: nil probe")
+	}
+	b := &Build{
+		Name: "trace", Mode: ModeKprobe, Checked: ct,
+		Filters: Filters{PID: o.PID, TID: o.TID, UID: o.UID, SkipTGID: o.SkipTGID, CPU: -1, CgroupFD: o.CgroupFD,
+			Syscall: o.Syscall, SyscallExit: o.SyscallExit},
+		Index: IndexSource{From: IndexConst, Value: o.Target},
+		Sink:  &RecordSink{ProbeIndex: o.ProbeIndex, KernelStack: o.KernelStack, UserStack: o.UserStack, PerfBuffer: o.PerfBuffer},
+	}
+	if o.TargetFrom == TargetCookie {
+		b.Index = IndexSource{From: IndexCookie}
+	}
+	spec, err := Compile(b)
 	if err != nil {
 		return nil, nil, err
 	}
-	return insns, layout, nil
+	return spec.Instructions, ct.Layout(), nil
 }

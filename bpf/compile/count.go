@@ -80,95 +80,30 @@ func NewCountPlan(groups []CountGroup, pid uint32, cpu int) (*CountPlan, error) 
 	return p, nil
 }
 
-// slotSource says where a counter program takes its slot from.
-type slotSource uint8
-
-const (
-	slotConst        slotSource = iota // an immediate, one program per target
-	slotCookie                         // bpf_get_attach_cookie (5.15)
-	slotSyscallEnter                   // raw tracepoint sys_enter: args[1] is the syscall number
-	slotSyscallExit                    // raw tracepoint sys_exit: regs->orig_ax
-)
-
-type counter struct {
-	slot  slotSource
-	value uint32 // slotConst: the slot; syscall sources: the group's base
-	pid   uint32
-	cpu   int
+// CountSink increments slot "index" (see Build.Index) of the per-CPU u64
+// array MapCounts of Slots entries: no hash update and no atomics, and the
+// verifier inlines the array lookup. With no filters and a constant or
+// syscall-number index it calls no helper at all; with the cookie, one.
+// It is funccount's sink.
+type CountSink struct {
+	Slots uint32 // entries of MapCounts
 }
 
-// instructions generates the counter: optional tgid and CPU filters, then
-// one per-CPU array increment. Per event it costs at most three helper calls
-// (pid filter, CPU filter, cookie) plus the map lookup, which the verifier
-// inlines for arrays.
-func (c counter) instructions() asm.Instructions {
-	// ctx stays in R1 unless a filter's helper call would clobber it.
-	ctx := asm.R1
-	var insns asm.Instructions
-	if c.pid != 0 || c.cpu >= 0 {
-		ctx = asm.R6
-		insns = append(insns, asm.Mov.Reg(asm.R6, asm.R1))
+// Maps declares MapCounts.
+func (s *CountSink) Maps() []*ebpf.MapSpec {
+	return []*ebpf.MapSpec{{Name: MapCounts, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: s.Slots}}
+}
+
+func (s *CountSink) gen(g *codegen, b *Build) error {
+	g.mark(SpecPart{Label: "count"})
+	if b.Index.From == IndexConst {
+		g.emit(asm.StoreImm(asm.RFP, stackKey, int64(b.Index.Value), asm.Word))
+	} else {
+		g.index(b.Index)
+		g.emit(asm.StoreMem(asm.RFP, stackKey, asm.R0, asm.Word))
 	}
-	if c.pid != 0 {
-		insns = append(insns,
-			asm.FnGetCurrentPidTgid.Call(),
-			asm.RSh.Imm(asm.R0, 32),
-			asm.JNE.Imm(asm.R0, int32(c.pid), "exit"),
-		)
-	}
-	if c.cpu >= 0 {
-		insns = append(insns,
-			asm.FnGetSmpProcessorId.Call(),
-			asm.JNE.Imm(asm.R0, int32(c.cpu), "exit"),
-		)
-	}
-	switch c.slot {
-	case slotConst:
-		insns = append(insns, asm.StoreImm(asm.RFP, -4, int64(c.value), asm.Word))
-	case slotCookie:
-		if ctx != asm.R1 {
-			insns = append(insns, asm.Mov.Reg(asm.R1, ctx))
-		}
-		insns = append(insns,
-			asm.FnGetAttachCookie.Call(),
-			asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word),
-		)
-	case slotSyscallEnter, slotSyscallExit:
-		if c.slot == slotSyscallEnter {
-			// struct bpf_raw_tracepoint_args: args[0] = regs, args[1] = id.
-			insns = append(insns, asm.LoadMem(asm.R0, ctx, 8, asm.DWord))
-		} else {
-			// args[0] = regs; read regs->orig_ax with probe_read_kernel.
-			insns = append(insns,
-				asm.LoadMem(asm.R3, ctx, 0, asm.DWord), // before R1 is reused
-				asm.Add.Imm(asm.R3, ptRegsOrigAX),
-				asm.Mov.Reg(asm.R1, asm.RFP),
-				asm.Add.Imm(asm.R1, -16),
-				asm.Mov.Imm(asm.R2, 8),
-				asm.FnProbeReadKernel.Call(),
-				asm.JNE.Imm(asm.R0, 0, "exit"),
-				asm.LoadMem(asm.R0, asm.RFP, -16, asm.DWord),
-			)
-		}
-		insns = append(insns, asm.JGE.Imm(asm.R0, MaxSyscalls, "exit"))
-		if c.value != 0 {
-			insns = append(insns, asm.Add.Imm(asm.R0, int32(c.value)))
-		}
-		insns = append(insns, asm.StoreMem(asm.RFP, -4, asm.R0, asm.Word))
-	}
-	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, 0).WithReference(MapCounts),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "exit"),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"),
-		asm.Return(),
-	)
-	return insns
+	g.incPerCPU(MapCounts, stackKey, "exit")
+	return nil
 }
 
 // Program is one generated program and the targets it attaches to.
@@ -187,13 +122,7 @@ type Object struct {
 
 // CountsSpec is the per-CPU array every counter increments.
 func (p *CountPlan) CountsSpec() *ebpf.MapSpec {
-	return &ebpf.MapSpec{
-		Name:       MapCounts,
-		Type:       ebpf.PerCPUArray,
-		KeySize:    4,
-		ValueSize:  8,
-		MaxEntries: p.Slots,
-	}
+	return (&CountSink{Slots: p.Slots}).Maps()[0]
 }
 
 // CompileCounter generates the counting programs for group g in mode m.
@@ -201,81 +130,66 @@ func (p *CountPlan) CountsSpec() *ebpf.MapSpec {
 // slot when the kernel has cookies (5.15), else one program per target with
 // the slot as an immediate. It fails when mode m cannot serve g's kind.
 func CompileCounter(p *CountPlan, g *CountGroup, m Mode, cookies bool) (*Object, error) {
-	base := counter{pid: p.PID, cpu: p.CPU}
 	obj := &Object{Mode: m, Kind: g.Kind}
-	shared := func(typ ebpf.ProgramType, at ebpf.AttachType, c counter) {
-		obj.Programs = append(obj.Programs, &Program{
-			Spec:    progSpec(fmt.Sprintf("count_%s", m), typ, at, "", c),
-			Targets: g.Targets,
-		})
+	base := Build{Mode: m, Filters: Filters{PID: p.PID, UID: -1, CPU: p.CPU}, Sink: &CountSink{Slots: p.Slots}}
+	var err error
+	add := func(b Build, targets []Target) {
+		if err != nil {
+			return
+		}
+		spec, e := Compile(&b)
+		if e != nil {
+			err = e
+			return
+		}
+		obj.Programs = append(obj.Programs, &Program{Spec: spec, Targets: targets})
 	}
-	perTarget := func(typ ebpf.ProgramType, at ebpf.AttachType) {
+	shared := func(ix IndexSource) {
+		b := base
+		b.Name, b.Index = fmt.Sprintf("count_%s", m), ix
+		add(b, g.Targets)
+	}
+	perTarget := func() {
 		for _, t := range g.Targets {
-			c := base
-			c.slot, c.value = slotConst, t.Slot
-			attachTo := ""
+			b := base
+			b.Name, b.Index = fmt.Sprintf("count_%d", t.Slot), IndexSource{From: IndexConst, Value: t.Slot}
 			if m == ModeFentry {
-				attachTo = t.Symbol
+				b.AttachTo = t.Symbol
 			}
-			obj.Programs = append(obj.Programs, &Program{
-				Spec:    progSpec(fmt.Sprintf("count_%d", t.Slot), typ, at, attachTo, c),
-				Targets: []Target{t},
-			})
+			add(b, []Target{t})
 		}
 	}
-	cookieOrPerTarget := func(typ ebpf.ProgramType) {
+	cookieOrPerTarget := func() {
 		if cookies {
-			c := base
-			c.slot = slotCookie
-			shared(typ, ebpf.AttachNone, c)
+			shared(IndexSource{From: IndexCookie})
 		} else {
-			perTarget(typ, ebpf.AttachNone)
+			perTarget()
 		}
 	}
 	switch {
 	case m == ModeKprobeMulti && g.Kind == KernelFunc:
-		c := base
-		c.slot = slotCookie
-		shared(ebpf.Kprobe, ebpf.AttachTraceKprobeMulti, c)
+		shared(IndexSource{From: IndexCookie})
 	case m == ModeFentry && g.Kind == KernelFunc:
-		perTarget(ebpf.Tracing, ebpf.AttachTraceFEntry)
+		perTarget()
 	case m == ModeKprobe && g.Kind == KernelFunc:
-		cookieOrPerTarget(ebpf.Kprobe)
+		cookieOrPerTarget()
 	case m == ModeRawSyscalls && (g.Kind == SyscallEnter || g.Kind == SyscallExit):
-		c := base
-		c.slot, c.value = slotSyscallEnter, g.base
-		if g.Kind == SyscallExit {
-			c.slot = slotSyscallExit
-		}
-		shared(ebpf.RawTracepoint, ebpf.AttachNone, c)
+		shared(IndexSource{From: IndexSyscall, Value: g.base, Exit: g.Kind == SyscallExit})
 	case m == ModeRawTracepoint && g.Kind == Tracepoint:
-		perTarget(ebpf.RawTracepoint, ebpf.AttachNone)
+		perTarget()
 	case m == ModeTracepoint && (g.Kind == Tracepoint || g.Kind == SyscallEnter || g.Kind == SyscallExit):
-		cookieOrPerTarget(ebpf.TracePoint)
+		cookieOrPerTarget()
 	case m == ModeUprobeMulti && g.Kind == UserFunc:
-		c := base
-		c.slot = slotCookie
-		shared(ebpf.Kprobe, ebpf.AttachTraceUprobeMulti, c)
+		shared(IndexSource{From: IndexCookie})
 	case m == ModeUprobe && g.Kind == UserFunc:
-		cookieOrPerTarget(ebpf.Kprobe)
+		cookieOrPerTarget()
 	default:
 		return nil, fmt.Errorf("mode %s cannot attach to a %s", m, g.Kind)
 	}
+	if err != nil {
+		return nil, err
+	}
 	return obj, nil
-}
-
-func progSpec(name string, typ ebpf.ProgramType, at ebpf.AttachType, attachTo string, c counter) *ebpf.ProgramSpec {
-	if len(name) > 15 { // BPF_OBJ_NAME_LEN - 1
-		name = name[:15]
-	}
-	return &ebpf.ProgramSpec{
-		Name:         name,
-		Type:         typ,
-		AttachType:   at,
-		AttachTo:     attachTo,
-		License:      "GPL",
-		Instructions: c.instructions(),
-	}
 }
 
 // Dump writes the object's programs as BPF assembly, one block per distinct

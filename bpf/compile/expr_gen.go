@@ -45,6 +45,10 @@ type codegen struct {
 	ss      int // string size
 	err     error
 	source  fmt.Stringer // attached to the next emitted instruction (see mark)
+
+	savedPidTgid bool     // the prologue saved pid_tgid at stackPidTgid
+	savedUidGid  bool     // the prologue saved uid_gid at stackUidGid
+	tails        []func() // out-of-line blocks emitted after the exit (see Compile)
 }
 
 var pool = [2]asm.Register{asm.R8, asm.R9}

@@ -176,6 +176,7 @@ type TraceOptions struct {
 	// exit at once. SyscallExit says the program is on sys_exit.
 	Syscall     int
 	SyscallExit bool
+	CgroupFD    int // -c: only tasks in this cgroup v2 directory or below (see Filters.CgroupFD); 0 for all
 }
 
 // The phase functions, implemented in check.go and compile_trace.go:
