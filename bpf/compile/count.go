@@ -118,6 +118,7 @@ type Object struct {
 	Mode     Mode
 	Kind     TargetKind
 	Programs []*Program
+	Maps     []*ebpf.MapSpec // the maps the programs reference by name
 }
 
 // CountsSpec is the per-CPU array every counter increments.
@@ -132,6 +133,7 @@ func (p *CountPlan) CountsSpec() *ebpf.MapSpec {
 func CompileCounter(p *CountPlan, g *CountGroup, m Mode, cookies bool) (*Object, error) {
 	obj := &Object{Mode: m, Kind: g.Kind}
 	base := Build{Mode: m, Filters: Filters{PID: p.PID, UID: -1, CPU: p.CPU}, Sink: &CountSink{Slots: p.Slots}}
+	obj.Maps = base.Maps()
 	var err error
 	add := func(b Build, targets []Target) {
 		if err != nil {
