@@ -1,7 +1,6 @@
 package bpf
 
 import (
-	"context"
 	"debug/elf"
 	"debug/gosym"
 	"os"
@@ -33,13 +32,13 @@ func countPreads(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := AttachCounters(context.Background(), plan, f, &AttachOptions{Log: testLog{t}})
+	c, err := attachCounts(t, plan, f, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Groups[0].Mode != wantMode {
-		t.Fatalf("mode = %s, want %s", c.Groups[0].Mode, wantMode)
+	if c.groups[0].Mode() != wantMode {
+		t.Fatalf("mode = %s, want %s", c.groups[0].Mode(), wantMode)
 	}
 	buf := make([]byte, 64)
 	for i := 0; i < calls; i++ {
@@ -47,7 +46,7 @@ func countPreads(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 			t.Fatal(err)
 		}
 	}
-	sums, err := c.Read()
+	sums, err := c.PerCPUSums(compile.MapCounts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,19 +138,19 @@ func countUprobe(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := AttachCounters(context.Background(), plan, f, &AttachOptions{Log: testLog{t}})
+	c, err := attachCounts(t, plan, f, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Groups[0].Mode != wantMode {
-		t.Fatalf("mode = %s, want %s", c.Groups[0].Mode, wantMode)
+	if c.groups[0].Mode() != wantMode {
+		t.Fatalf("mode = %s, want %s", c.groups[0].Mode(), wantMode)
 	}
 	s := 0
 	for i := 0; i < calls; i++ {
 		s += uprobeTarget(i)
 	}
-	sums, err := c.Read()
+	sums, err := c.PerCPUSums(compile.MapCounts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,13 +185,13 @@ func TestKernelCountRawTracepoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := AttachCounters(context.Background(), plan, f, &AttachOptions{Log: testLog{t}})
+	c, err := attachCounts(t, plan, f, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Groups[0].Mode != compile.ModeRawTracepoint {
-		t.Fatalf("mode = %s", c.Groups[0].Mode)
+	if c.groups[0].Mode() != compile.ModeRawTracepoint {
+		t.Fatalf("mode = %s", c.groups[0].Mode())
 	}
 	const forks = 3
 	for i := 0; i < forks; i++ {
@@ -200,7 +199,7 @@ func TestKernelCountRawTracepoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sums, _ := c.Read()
+	sums, _ := c.PerCPUSums(compile.MapCounts)
 	// The Go runtime may start threads meanwhile, which fire the event too.
 	if sums[0] < forks || sums[0] > forks+8 {
 		t.Fatalf("forks counted = %d, want %d (plus a few runtime threads)", sums[0], forks)

@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -93,24 +94,51 @@ func countGetpid(t *testing.T, f *feature.Features, kind compile.TargetKind, wan
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := AttachCounters(context.Background(), plan, f, &AttachOptions{Log: testLog{t}})
+	c, err := attachCounts(t, plan, f, testLog{t})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Groups[0].Mode != wantMode {
-		t.Fatalf("mode = %s, want %s", c.Groups[0].Mode, wantMode)
+	if c.groups[0].Mode() != wantMode {
+		t.Fatalf("mode = %s, want %s", c.groups[0].Mode(), wantMode)
 	}
 	for i := 0; i < calls; i++ {
 		unix.Getppid()
 	}
-	sums, err := c.Read()
+	sums, err := c.PerCPUSums(compile.MapCounts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := sums[plan.Groups[0].Targets[0].Slot]; got != calls {
 		t.Fatalf("count = %d, want %d", got, calls)
 	}
+}
+
+// countRun is an attached count plan: its session and how each group
+// attached.
+type countRun struct {
+	*Session
+	groups []*Attached
+}
+
+// attachCounts attaches plan's groups in a new session, as funccount does.
+func attachCounts(t *testing.T, plan *compile.CountPlan, f *feature.Features, log io.Writer) (*countRun, error) {
+	t.Helper()
+	probes, err := CountProbes(plan, f)
+	if err != nil {
+		return nil, err
+	}
+	s := NewSession(SessionOptions{PID: plan.PID, Log: log})
+	r := &countRun{Session: s}
+	for _, p := range probes {
+		a, err := s.Attach(context.Background(), p)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		r.groups = append(r.groups, a)
+	}
+	return r, nil
 }
 
 type testLog struct{ t *testing.T }
@@ -145,7 +173,7 @@ func TestKernelCountSyscallExit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := AttachCounters(context.Background(), plan, f, nil)
+	c, err := attachCounts(t, plan, f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +181,7 @@ func TestKernelCountSyscallExit(t *testing.T) {
 	for i := 0; i < calls; i++ {
 		unix.Getppid()
 	}
-	sums, _ := c.Read()
+	sums, _ := c.PerCPUSums(compile.MapCounts)
 	if got := sums[plan.Groups[0].Targets[0].Slot]; got != calls {
 		t.Fatalf("count = %d, want %d", got, calls)
 	}

@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 
 	"github.com/btool/btool/bpf/feature"
 )
@@ -81,7 +86,34 @@ func needRoot(tool string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("%s needs root (CAP_BPF and CAP_PERFMON) to load BPF programs: run it with sudo", tool)
 	}
+	raiseLimits()
 	return nil
+}
+
+// raiseLimits lifts the resource limits that make attaching fail on a busy
+// machine: RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF maps and
+// programs to, and RLIMIT_NOFILE, since every program and per-target link
+// is a file descriptor (tens of thousands for funccount '*' without
+// kprobe_multi). The open-file limit goes to the kernel's maximum
+// (fs.nr_open) where root may raise the hard limit, else to the hard
+// limit. Failures are ignored: attaching then reports what ran out.
+func raiseLimits() {
+	_ = rlimit.RemoveMemlock()
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil {
+		return
+	}
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > lim.Max {
+			if unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: n, Max: n}) == nil {
+				return
+			}
+		}
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	}
 }
 
 // PrintFeatures prints one line per kernel feature: its name, then "yes", or

@@ -16,15 +16,16 @@ import (
 
 // FunccountOptions are funccount's options (bcc funccount's flags).
 type FunccountOptions struct {
-	Pattern   string
-	Regex     bool          // -r: the function part is a regular expression
-	PID       int           // -p: count only this process (tgid); 0 for all
-	CPU       int           // -c: count only on this CPU; -1 for all
-	Interval  time.Duration // -i: print and clear every interval; 0 for once at the end
-	Duration  time.Duration // -d: stop after this long; 0 to run until interrupted
-	Timestamp bool          // -T: print HH:MM:SS before each summary
-	DryRun    bool          // -D: print the generated BPF and exit
-	JSON      bool          // --json: one JSON object per summary
+	Pattern    string
+	Regex      bool          // -r: the function part is a regular expression
+	PID        int           // -p: count only this process (tgid); 0 for all
+	CPU        int           // -c: count only on this CPU; -1 for all
+	Interval   time.Duration // -i: print and clear every interval; 0 for once at the end
+	Duration   time.Duration // -d: stop after this long; 0 to run until interrupted
+	Timestamp  bool          // -T: print HH:MM:SS before each summary
+	DryRun     bool          // -D: print the generated BPF and exit
+	ProbeLimit int           // --probe-limit: most per-link targets; 0 for bpf.DefaultProbeLimit, -1 none
+	JSON       bool          // --json: one JSON object per summary
 }
 
 // FuncCount is one row of a funccount summary.
@@ -62,41 +63,59 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	if o.DryRun {
 		return dumpCounters(env.Out, plan, env.Features)
 	}
-	counters, err := bpf.AttachCounters(ctx, plan, env.Features, &bpf.AttachOptions{Log: env.verboseLog()})
+	probes, err := bpf.CountProbes(plan, env.Features)
 	if err != nil {
 		return err
 	}
+	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
 	defer func() {
 		start := time.Now()
-		counters.Close()
+		sess.Close()
 		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
 	}()
-	for _, g := range counters.Groups {
-		env.logf("%d %s target(s) attached with %s", len(g.Targets), g.Kind, g.Mode)
+	var attached []*bpf.Attached
+	for _, p := range probes {
+		a, err := sess.Attach(ctx, p)
+		if err != nil {
+			return err
+		}
+		attached = append(attached, a)
+		for _, mt := range a.ByMode {
+			env.logf("%d %s target(s) attached with %s", len(mt.Targets), p.Kind, mt.Mode)
+		}
 	}
+	reportSkipped(env, attached)
 	banner := env.Out
 	if o.JSON {
 		banner = env.Err
 	}
-	fmt.Fprintf(banner, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(counters), o.Pattern)
+	fmt.Fprintf(banner, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(attached), o.Pattern)
 	if err := env.ready(); err != nil {
 		return err
 	}
-	return countLoop(ctx, o, env, counters)
+	return countLoop(ctx, o, env, &counters{sess: sess, attached: attached, slots: plan.Slots})
 }
 
-func attachedTargets(c *bpf.Counters) int {
+func attachedTargets(as []*bpf.Attached) int {
 	n := 0
-	for _, g := range c.Groups {
-		n += len(g.Targets)
+	for _, a := range as {
+		n += len(a.Targets())
 	}
 	return n
+}
+
+// counters is an attached count plan: the session holding its counts map
+// and the targets attached, whose Slot indexes the map.
+type counters struct {
+	sess     *bpf.Session
+	attached []*bpf.Attached
+	slots    uint32
 }
 
 // countLoop waits for intervals, the duration or cancellation, printing a
 // summary each time, as bcc's funccount does: with both -i and -d it stops
 // at the first interval boundary at or past the duration.
-func countLoop(ctx context.Context, o FunccountOptions, env Env, c *bpf.Counters) error {
+func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) error {
 	var tick, deadline <-chan time.Time
 	if o.Interval > 0 {
 		t := time.NewTicker(o.Interval)
@@ -107,7 +126,7 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *bpf.Counters
 		defer t.Stop()
 		deadline = t.C
 	}
-	prev := make([]uint64, c.Plan.Slots)
+	prev := make([]uint64, c.slots)
 	var elapsed time.Duration
 	for {
 		exiting := false
@@ -140,14 +159,14 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *bpf.Counters
 // previous snapshot, sorted ascending by count as bcc prints them. Counts
 // are differenced rather than cleared, so no event is lost between read
 // and clear.
-func snapshot(c *bpf.Counters, prev []uint64) ([]FuncCount, error) {
-	sums, err := c.Read()
+func snapshot(c *counters, prev []uint64) ([]FuncCount, error) {
+	sums, err := c.sess.PerCPUSums(compile.MapCounts)
 	if err != nil {
 		return nil, fmt.Errorf("read counts: %w", err)
 	}
 	var rows []FuncCount
-	for _, g := range c.Groups {
-		for _, t := range g.Targets {
+	for _, a := range c.attached {
+		for _, t := range a.Targets() {
 			d := sums[t.Slot] - prev[t.Slot]
 			prev[t.Slot] = sums[t.Slot]
 			if d > 0 {

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
 
@@ -43,6 +43,9 @@ type TraceOptions struct {
 	MsgFilter   string // -f: only events whose message contains this
 	BufferPages int    // -b: ring buffer pages (total), perf pages per CPU
 	DryRun      bool   // -D: print the generated BPF and exit
+	CgroupPath  string // -c: trace only tasks in this cgroup v2 directory or its descendants; "" for all
+	Aggregate   bool   // -A: count identical event texts and print each once at the end, with its count (needs -M)
+	ProbeLimit  int    // --probe-limit: most per-link targets per probe; 0 for bpf.DefaultProbeLimit, -1 none
 	JSON        bool   // --json: one JSON object per event
 }
 
@@ -67,6 +70,12 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 	if o.StringSize == 0 {
 		o.StringSize = 80
 	}
+	if o.Aggregate && o.MaxEvents == 0 {
+		return usageErr("", errors.New("-M/--max-events should be specified with -A/--aggregate"))
+	}
+	if o.Aggregate && o.JSON {
+		return usageErr("", errors.New("-A/--aggregate prints text; it can't be combined with --json"))
+	}
 	if o.StringSize < 1 || o.StringSize > 4096 {
 		return usageErr("", fmt.Errorf("-Z: string size must be 1 to 4096, got %d", o.StringSize))
 	}
@@ -83,25 +92,35 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			return err
 		}
 	}
+	cgroupFD := 0
+	if o.CgroupPath != "" {
+		cg, err := openCgroup(o.CgroupPath)
+		if err != nil {
+			return usageErr("", fmt.Errorf("-c: %w", err))
+		}
+		// The fd is copied into the cgroup map when it is created; keep it
+		// open until the session is built.
+		defer cg.Close()
+		cgroupFD = int(cg.Fd())
+	}
 	r := &traceResolver{env: env, dryRun: o.DryRun}
 	tps := make([]*traceProbe, len(probes))
-	var bprobes []bpf.TraceProbe
+	var bprobes []*bpf.Probe
 	maxRecord := 0
 	useRing := env.Features.Have(feature.FeatRingBuf) == nil
 	cookies := env.Features.Have(feature.FeatCookie) == nil
+	filters := compile.Filters{PID: uint32(o.PID), TID: uint32(o.TID), UID: int64(o.UID), CPU: -1, CgroupFD: cgroupFD}
+	if !o.IncludeSelf && o.PID == 0 && o.TID == 0 {
+		filters.SkipTGID = uint32(os.Getpid())
+	}
+	ringBytes := uint32(0)
+	if o.BufferPages > 0 {
+		ringBytes = uint32(o.BufferPages * os.Getpagesize())
+	}
 	for i, p := range probes {
 		plan, err := r.resolve(p, o.Specs[i])
 		if err != nil {
 			return err
-		}
-		// Check once with the first mode: errors in the spec surface here.
-		pc, err := plan.context(plan.modes[0])
-		if err != nil {
-			return usageErr(o.Specs[i], err)
-		}
-		ct, err := compile.CheckTrace(p, pc, compile.CheckOptions{StringSize: o.StringSize})
-		if err != nil {
-			return usageErr(o.Specs[i], err)
 		}
 		tp := &traceProbe{plan: plan}
 		if p.Format != nil {
@@ -110,15 +129,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			}
 		}
 		tps[i] = tp
-		idx := uint32(i)
-		topts := compile.TraceOptions{
-			ProbeIndex: idx, PID: uint32(o.PID), TID: uint32(o.TID), UID: int64(o.UID),
-			KernelStack: o.KernelStack, UserStack: o.UserStack, PerfBuffer: !useRing,
-		}
-		if !o.IncludeSelf && o.PID == 0 && o.TID == 0 {
-			topts.SkipTGID = uint32(os.Getpid())
-		}
-		compile := func(m compile.Mode, target int) (*ebpf.ProgramSpec, error) {
+		// build generates the probe's programs for mode m; maxRecord is
+		// read when it runs, after every probe's layout is known.
+		build := func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
 			pc, err := plan.context(m)
 			if err != nil {
 				return nil, err
@@ -127,110 +140,88 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			if err != nil {
 				return nil, err
 			}
-			opts := topts
+			tp.layout = ct.Layout()
+			f := filters
 			if m == compile.ModeRawSyscalls {
-				opts.Syscall, opts.SyscallExit = plan.syscall, plan.kind == compile.SyscallExit
+				f.Syscall, f.SyscallExit = plan.syscall, plan.kind == compile.SyscallExit
 			}
-			switch {
-			case target >= 0:
-				opts.TargetFrom, opts.Target = compile.TargetConst, uint32(target)
-			case len(plan.targets) > 1 && cookies:
-				opts.TargetFrom = compile.TargetCookie
+			base := compile.Build{
+				Name: fmt.Sprintf("trace_%d", i), Mode: m, Return: plan.ret, Checked: ct, Filters: f,
+				Sink: &compile.RecordSink{ProbeIndex: uint32(i), KernelStack: o.KernelStack, UserStack: o.UserStack,
+					PerfBuffer: !useRing, RingBytes: ringBytes, RecordSize: maxRecord},
 			}
-			insns, layout, err := compile.CompileTrace(ct, opts)
-			if err != nil {
-				return nil, err
-			}
-			tp.layout = layout
-			return traceProgramSpec(m, plan.ret, fmt.Sprintf("trace_%d", idx), insns), nil
+			return compile.Assemble(base, plan.kind, targets, cookies, 0)
 		}
-		// Compile once now for the layout (and -D).
-		if _, err := compile(plan.modes[0], -1); err != nil {
+		// Build once now with the first mode: errors in the spec surface
+		// here, as usage errors, and the record layout becomes known.
+		if _, err := build(plan.modes[0], plan.targets); err != nil {
 			return usageErr(o.Specs[i], err)
 		}
-		_ = ct
-		if tp.layout.Size > maxRecord {
-			maxRecord = tp.layout.Size
-		}
-		bprobes = append(bprobes, bpf.TraceProbe{Kind: plan.kind, Return: plan.ret, Targets: plan.targets, Modes: plan.modes, Compile: compile})
+		maxRecord = max(maxRecord, tp.layout.Size)
+		bprobes = append(bprobes, &bpf.Probe{Name: fmt.Sprintf("probe %d (%s)", i, o.Specs[i]), Kind: plan.kind,
+			Return: plan.ret, Targets: plan.targets, Modes: plan.modes, Build: build})
 	}
 	if o.DryRun {
 		for i, bp := range bprobes {
-			spec, err := bp.Compile(bp.Modes[0], -1)
+			obj, err := bp.Build(bp.Modes[0], bp.Targets)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Out, "; probe %d: %s\n; mode %s, %d target(s), record %d bytes\n%s (%s):\n%v\n",
-				i, o.Specs[i], bp.Modes[0], len(bp.Targets), tps[i].layout.Size, spec.Name, spec.Type, spec.Instructions)
+			fmt.Fprintf(env.Out, "; probe %d: %s\n; record %d bytes\n", i, o.Specs[i], tps[i].layout.Size)
+			obj.Dump(env.Out)
 		}
 		return nil
 	}
-	sess, err := bpf.AttachTrace(ctx, bprobes, bpf.TraceSessionOptions{
-		PerfBuffer: !useRing, BufferPages: o.BufferPages, Stacks: o.KernelStack || o.UserStack,
-		RecordSize: maxRecord, PID: uint32(o.PID), Log: env.verboseLog(),
-	})
-	if err != nil {
-		var ve *ebpf.VerifierError
-		var pe *bpf.ProbeError
-		if errors.As(err, &ve) && errors.As(err, &pe) {
-			if env.Verbose {
-				fmt.Fprintf(env.Err, "%+v\n", ve)
-			}
-			p := probes[pe.Index]
-			hint := " (run with -v for the full log)"
-			if env.Verbose {
-				hint = ""
-			}
-			// A runtime failure, but it belongs to this spec: point at the
-			// part whose code was rejected, else at the whole probe.
-			pos, end, what := p.Pos, p.End, "this probe"
-			if pe.HasPart && pe.Part.HasSpan {
-				pos, end, what = pe.Part.Pos, pe.Part.End, "the code for "+pe.Part.Label
-			} else if pe.HasPart {
-				what = "this probe's " + pe.Part.Label
-			}
-			return &SpecError{Spec: o.Specs[pe.Index], Err: &specparse.Error{Pos: pos, End: end,
-				Msg: fmt.Sprintf("the kernel's verifier rejected %s (%s program): %v%s", what, pe.Mode, ve, hint)}}
-		}
-		return err
-	}
+	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
 	defer func() {
 		start := time.Now()
 		sess.Close()
 		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
 	}()
-	for i, m := range sess.Modes {
-		env.logf("probe %d (%s): %d target(s) attached with %s", i, o.Specs[i], len(sess.Attached[i]), m)
+	var attached []*bpf.Attached
+	for i, bp := range bprobes {
+		a, err := sess.Attach(ctx, bp)
+		if err != nil {
+			return traceAttachErr(env, o.Specs[i], probes[i], err)
+		}
+		attached = append(attached, a)
+		for _, mt := range a.ByMode {
+			env.logf("probe %d (%s): %d target(s) attached with %s", i, o.Specs[i], len(mt.Targets), mt.Mode)
+		}
 	}
+	reportSkipped(env, attached)
 	return traceLoop(ctx, o, env, sess, tps)
 }
 
-// traceProgramSpec wraps generated instructions in a ProgramSpec of the
-// type and attach type mode m needs.
-func traceProgramSpec(m compile.Mode, ret bool, name string, insns asm.Instructions) *ebpf.ProgramSpec {
-	spec := &ebpf.ProgramSpec{Name: name, License: "GPL", Instructions: insns}
-	switch m {
-	case compile.ModeKprobeMulti:
-		spec.Type, spec.AttachType = ebpf.Kprobe, ebpf.AttachTraceKprobeMulti
-	case compile.ModeUprobeMulti:
-		spec.Type, spec.AttachType = ebpf.Kprobe, ebpf.AttachTraceUprobeMulti
-	case compile.ModeFentry:
-		spec.Type, spec.AttachType = ebpf.Tracing, ebpf.AttachTraceFEntry
-		if ret {
-			spec.AttachType = ebpf.AttachTraceFExit
-		}
-	case compile.ModeTracepoint:
-		spec.Type = ebpf.TracePoint
-	case compile.ModeRawTracepoint, compile.ModeRawSyscalls:
-		spec.Type = ebpf.RawTracepoint
-	default:
-		spec.Type = ebpf.Kprobe
+// traceAttachErr turns a verifier rejection of probe p's program into a
+// spec error pointing at the part of the spec whose code was rejected, or
+// at the whole probe; other errors pass through.
+func traceAttachErr(env Env, spec string, p *specparse.Probe, err error) error {
+	var ve *ebpf.VerifierError
+	var pe *bpf.ProbeError
+	if !errors.As(err, &ve) || !errors.As(err, &pe) {
+		return err
 	}
-	return spec
+	if env.Verbose {
+		fmt.Fprintf(env.Err, "%+v\n", ve)
+	}
+	hint := " (run with -v for the full log)"
+	if env.Verbose {
+		hint = ""
+	}
+	// A runtime failure, but it belongs to this spec.
+	pos, end, what := p.Pos, p.End, "this probe"
+	if pe.HasPart && pe.Part.HasSpan {
+		pos, end, what = pe.Part.Pos, pe.Part.End, "the code for "+pe.Part.Label
+	} else if pe.HasPart {
+		what = "this probe's " + pe.Part.Label
+	}
+	return &SpecError{Spec: spec, Err: &specparse.Error{Pos: pos, End: end,
+		Msg: fmt.Sprintf("the kernel's verifier rejected %s (%s program): %v%s", what, pe.Mode, ve, hint)}}
 }
 
 // traceLoop reads records until ctx ends or -M events were printed.
-func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSession, tps []*traceProbe) error {
+func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, tps []*traceProbe) error {
 	read, flushReader, closeReader, err := openEvents(sess, o.BufferPages)
 	if err != nil {
 		return err
@@ -319,6 +310,14 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 	bw := bufio.NewWriterSize(env.Out, 64<<10)
 	defer bw.Flush()
 	var msgBuf, line []byte
+	// -A: identical event texts are counted, and printed once each at the
+	// end, most frequent first.
+	var agg *aggregator
+	var aggBuf bytes.Buffer
+	if o.Aggregate {
+		agg = &aggregator{counts: map[string]int{}}
+		defer func() { agg.print(bw) }()
+	}
 	var msgFilter []byte
 	if o.MsgFilter != "" {
 		msgFilter = []byte(o.MsgFilter)
@@ -361,17 +360,28 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 			// than allocating a string per event.
 			line = append(append(cols.AppendLine(line[:0], &ev, fn, "", clk), msgBuf...), '\n')
 		}
-		if _, err := bw.Write(line); err != nil {
+		var out interface {
+			io.Writer
+			io.ByteWriter
+		} = bw
+		if agg != nil {
+			aggBuf.Reset()
+			out = &aggBuf
+		}
+		if _, err := out.Write(line); err != nil {
 			return false, err
 		}
 		if !o.JSON && (o.KernelStack || o.UserStack) {
 			if o.KernelStack {
-				writeStack(bw, ev.KAddrs, ev.KStack, false, ev.PID, o.Address, sym)
+				writeStack(out, ev.KAddrs, ev.KStack, false, ev.PID, o.Address, sym)
 			}
 			if o.UserStack {
-				writeStack(bw, ev.UAddrs, ev.UStack, true, ev.PID, o.Address, sym)
+				writeStack(out, ev.UAddrs, ev.UStack, true, ev.PID, o.Address, sym)
 			}
-			bw.WriteByte('\n')
+			out.WriteByte('\n')
+		}
+		if agg != nil {
+			agg.add(aggBuf.String())
 		}
 		return true, nil
 	}
@@ -452,10 +462,14 @@ func funcName(plan *tracePlan, target uint64) string {
 // behind it, and a count of records the perf buffer lost; a function that
 // makes reads return what is buffered and then ErrFlushed; and a function
 // that closes the reader.
-func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64, error), func(), func(), error) {
+func openEvents(sess *bpf.Session, pages int) (func() ([]byte, int, uint64, error), func(), func(), error) {
 	var once sync.Once
-	if sess.Events.Type() == ebpf.RingBuf {
-		rd, err := ringbuf.NewReader(sess.Events)
+	events := sess.Map(compile.MapEvents)
+	if events == nil {
+		return nil, nil, nil, errors.New("no events map")
+	}
+	if events.Type() == ebpf.RingBuf {
+		rd, err := ringbuf.NewReader(events)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -472,7 +486,7 @@ func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64,
 	if pages <= 0 {
 		pages = 64
 	}
-	rd, err := perf.NewReader(sess.Events, pages*os.Getpagesize())
+	rd, err := perf.NewReader(events, pages*os.Getpagesize())
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -485,4 +499,26 @@ func openEvents(sess *bpf.TraceSession, pages int) (func() ([]byte, int, uint64,
 		}, func() { rd.Flush() }, func() {
 			once.Do(func() { rd.Close() })
 		}, nil
+}
+
+// aggregator counts identical event texts for -A.
+type aggregator struct {
+	counts map[string]int
+	order  []string // first-seen order, to break ties
+}
+
+func (a *aggregator) add(text string) {
+	if _, ok := a.counts[text]; !ok {
+		a.order = append(a.order, text)
+	}
+	a.counts[text]++
+}
+
+// print writes each distinct text followed by "-->COUNT n" and a blank
+// line, most frequent first, as bcc's trace -A does.
+func (a *aggregator) print(w io.Writer) {
+	sort.SliceStable(a.order, func(i, j int) bool { return a.counts[a.order[i]] > a.counts[a.order[j]] })
+	for _, t := range a.order {
+		fmt.Fprintf(w, "%s-->COUNT %d\n\n", strings.TrimSuffix(t, "\n"), a.counts[t])
+	}
 }

@@ -126,14 +126,31 @@ func (p *CountPlan) CountsSpec() *ebpf.MapSpec {
 	return (&CountSink{Slots: p.Slots}).Maps()[0]
 }
 
-// CompileCounter generates the counting programs for group g in mode m.
-// Modes that attach one program to many targets use the BPF cookie as the
-// slot when the kernel has cookies (5.15), else one program per target with
-// the slot as an immediate. It fails when mode m cannot serve g's kind.
+// CompileCounter generates the counting programs for group g in mode m:
+// Assemble with a CountSink over the plan's slots.
 func CompileCounter(p *CountPlan, g *CountGroup, m Mode, cookies bool) (*Object, error) {
-	obj := &Object{Mode: m, Kind: g.Kind}
-	base := Build{Mode: m, Filters: Filters{PID: p.PID, UID: -1, CPU: p.CPU}, Sink: &CountSink{Slots: p.Slots}}
-	obj.Maps = base.Maps()
+	base := Build{Name: "count", Mode: m, Filters: Filters{PID: p.PID, UID: -1, CPU: p.CPU}, Sink: &CountSink{Slots: p.Slots}}
+	return Assemble(base, g.Kind, g.Targets, cookies, g.base)
+}
+
+// Assemble generates the programs that serve targets (all of one kind) in
+// mode m = base.Mode, each a copy of base with its index source and attach
+// point set: one shared program where the mode attaches many targets at
+// once (kprobe_multi, uprobe_multi, raw_syscalls) or the kernel passes a
+// BPF cookie (5.15; cookies), telling targets apart by cookie or syscall
+// number, else one program per target with its Slot as a constant (fentry
+// and raw tracepoints bind a program to one target). syscallBase is the
+// first slot of a syscall group (raw_syscalls indexes slots by syscall
+// number); when base filters one syscall (Filters.Syscall), the program
+// serves that one target and indexes by its Slot. It fails when m cannot
+// attach kind.
+func Assemble(base Build, kind TargetKind, targets []Target, cookies bool, syscallBase uint32) (*Object, error) {
+	m := base.Mode
+	obj := &Object{Mode: m, Kind: kind, Maps: base.Maps()}
+	name := base.Name
+	if name == "" {
+		name = "prog"
+	}
 	var err error
 	add := func(b Build, targets []Target) {
 		if err != nil {
@@ -148,13 +165,13 @@ func CompileCounter(p *CountPlan, g *CountGroup, m Mode, cookies bool) (*Object,
 	}
 	shared := func(ix IndexSource) {
 		b := base
-		b.Name, b.Index = fmt.Sprintf("count_%s", m), ix
-		add(b, g.Targets)
+		b.Name, b.Index = fmt.Sprintf("%s_%s", name, m), ix
+		add(b, targets)
 	}
 	perTarget := func() {
-		for _, t := range g.Targets {
+		for _, t := range targets {
 			b := base
-			b.Name, b.Index = fmt.Sprintf("count_%d", t.Slot), IndexSource{From: IndexConst, Value: t.Slot}
+			b.Name, b.Index = fmt.Sprintf("%s_%d", name, t.Slot), IndexSource{From: IndexConst, Value: t.Slot}
 			if m == ModeFentry {
 				b.AttachTo = t.Symbol
 			}
@@ -162,31 +179,35 @@ func CompileCounter(p *CountPlan, g *CountGroup, m Mode, cookies bool) (*Object,
 		}
 	}
 	cookieOrPerTarget := func() {
-		if cookies {
+		if cookies && len(targets) > 1 {
 			shared(IndexSource{From: IndexCookie})
 		} else {
 			perTarget()
 		}
 	}
 	switch {
-	case m == ModeKprobeMulti && g.Kind == KernelFunc:
+	case m == ModeKprobeMulti && kind == KernelFunc:
 		shared(IndexSource{From: IndexCookie})
-	case m == ModeFentry && g.Kind == KernelFunc:
+	case m == ModeFentry && kind == KernelFunc:
 		perTarget()
-	case m == ModeKprobe && g.Kind == KernelFunc:
+	case m == ModeKprobe && kind == KernelFunc:
 		cookieOrPerTarget()
-	case m == ModeRawSyscalls && (g.Kind == SyscallEnter || g.Kind == SyscallExit):
-		shared(IndexSource{From: IndexSyscall, Value: g.base, Exit: g.Kind == SyscallExit})
-	case m == ModeRawTracepoint && g.Kind == Tracepoint:
+	case m == ModeRawSyscalls && (kind == SyscallEnter || kind == SyscallExit):
+		if base.Filters.Syscall != 0 {
+			perTarget()
+		} else {
+			shared(IndexSource{From: IndexSyscall, Value: syscallBase, Exit: kind == SyscallExit})
+		}
+	case m == ModeRawTracepoint && kind == Tracepoint:
 		perTarget()
-	case m == ModeTracepoint && (g.Kind == Tracepoint || g.Kind == SyscallEnter || g.Kind == SyscallExit):
+	case m == ModeTracepoint && (kind == Tracepoint || kind == SyscallEnter || kind == SyscallExit):
 		cookieOrPerTarget()
-	case m == ModeUprobeMulti && g.Kind == UserFunc:
+	case m == ModeUprobeMulti && kind == UserFunc:
 		shared(IndexSource{From: IndexCookie})
-	case m == ModeUprobe && g.Kind == UserFunc:
+	case m == ModeUprobe && kind == UserFunc:
 		cookieOrPerTarget()
 	default:
-		return nil, fmt.Errorf("mode %s cannot attach to a %s", m, g.Kind)
+		return nil, fmt.Errorf("mode %s cannot attach to a %s", m, kind)
 	}
 	if err != nil {
 		return nil, err

@@ -28,6 +28,9 @@ const (
 	exitOK      = 0
 	exitRuntime = 1
 	exitUsage   = 2
+	// exitInterrupted is the shell's code for death by SIGINT, used when a
+	// second Ctrl-C cuts the detach short.
+	exitInterrupted = 130
 )
 
 func main() {
@@ -46,7 +49,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	// Writes to a closed pipe return EPIPE instead of killing the process
 	// before it detaches its probes.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := interruptible(cancel, stderr, os.Exit)
 	defer stop()
 	if f, ok := stdout.(*os.File); ok {
 		ctx = multitool.WatchOutput(ctx, f)
@@ -69,6 +74,35 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	fmt.Fprint(stderr, renderError(commandName(args), "", err))
 	return exitRuntime
+}
+
+// interruptible cancels the run on the first SIGINT or SIGTERM, so tools
+// detach and print their summary. A second signal exits at once through
+// exit, for when detaching or a lagging output takes too long: links and
+// programs are file descriptors, so the kernel removes every probe when
+// the process exits. The returned function stops listening.
+func interruptible(cancel func(), stderr io.Writer, exit func(int)) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "btool: interrupted again: exiting now; the kernel removes the probes as the process exits")
+			exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 func commandName(args []string) string {
@@ -174,6 +208,41 @@ func seconds(flag, s string) (time.Duration, error) {
 	return d, nil
 }
 
+// secondsOrZero is seconds, but accepts 0 (and "0s") as "not set".
+func secondsOrZero(flag, s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f == 0 {
+		return 0, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d == 0 {
+		return 0, nil
+	}
+	return seconds(flag, s)
+}
+
+// probeLimitFlag is --probe-limit, shared by the commands that attach
+// probes.
+func probeLimitFlag() cli.Flag {
+	return &cli.StringFlag{Name: "probe-limit", Usage: fmt.Sprintf("attach at most `N` targets per probe where each costs its own link "+
+		"(kprobes, fentry, uprobes; not kprobe_multi or uprobe_multi); 0 for no limit (default %d)", multitool.DefaultProbeLimit)}
+}
+
+// probeLimit returns --probe-limit as multitool options take it: 0 for
+// the default, -1 for none.
+func probeLimit(c *cli.Context) (int, error) {
+	s := c.String("probe-limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, usage("--probe-limit: expected a number of probes (0 for no limit), got %q", s)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n, nil
+}
+
 func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 	return &multitool.UsageError{Err: err}
 }
@@ -227,6 +296,7 @@ func funccountCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "cpu", Aliases: []string{"c"}, Usage: "count only on `CPU`"},
 			&cli.BoolFlag{Name: "dump", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per summary"},
+			probeLimitFlag(),
 		}, commonFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
@@ -245,10 +315,14 @@ func funccountCommand(stdout, stderr io.Writer) *cli.Command {
 				DryRun:    c.Bool("dump"),
 				JSON:      c.Bool("json"),
 			}
+			if o.ProbeLimit, err = probeLimit(c); err != nil {
+				return err
+			}
 			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
 				return err
 			}
-			if o.Duration, err = seconds("d", c.String("duration")); err != nil {
+			// -d 0 means no duration, as in bcc.
+			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
 				return err
 			}
 			if s := c.String("cpu"); s != "" {
@@ -404,6 +478,9 @@ func traceCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.IntFlag{Name: "buffer-pages", Aliases: []string{"b"}, Usage: "event buffer size in `PAGES` (ring buffer total; perf buffer per CPU)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event, with typed, named fields"},
+			&cli.BoolFlag{Name: "aggregate", Aliases: []string{"A"}, Usage: "count identical events and print each once at the end (needs -M)"},
+			&cli.StringFlag{Name: "cgroup-path", Aliases: []string{"c"}, Usage: "trace only tasks in cgroup v2 directory `PATH` (and its children)"},
+			probeLimitFlag(),
 		}, commonFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() == 0 {
@@ -433,6 +510,11 @@ func traceCommand(stdout, stderr io.Writer) *cli.Command {
 				BufferPages: c.Int("buffer-pages"),
 				DryRun:      c.Bool("dry-run"),
 				JSON:        c.Bool("json"),
+				Aggregate:   c.Bool("aggregate"),
+				CgroupPath:  c.String("cgroup-path"),
+			}
+			if o.ProbeLimit, err = probeLimit(c); err != nil {
+				return err
 			}
 			if o.MaxEvents < 0 || o.BufferPages < 0 || o.PID < 0 || o.TID < 0 {
 				return usage("-M, -b, -p and -L take non-negative numbers")
