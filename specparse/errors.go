@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 )
 
 // Pos is a 0-based byte offset into the spec string a node or error refers to.
@@ -173,21 +172,7 @@ func caretBlock(b *strings.Builder, spec string, e *Error) {
 	pos, end := int(e.Pos), int(e.End)
 	pos = max(0, min(pos, len(spec)))
 	end = max(pos, min(end, len(spec)))
-	fmt.Fprintf(b, "error: %s\n  %s\n  ", e.Msg, displayText(spec))
-	// Indent with the same whitespace as the spec so tabs line up, and count
-	// runes, not bytes, so multi-byte characters take one column.
-	for _, r := range spec[:pos] {
-		if r == '\t' {
-			b.WriteByte('\t')
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	b.WriteByte('^')
-	if n := utf8.RuneCountInString(spec[pos:end]); n > 1 {
-		b.WriteString(strings.Repeat("~", n-1))
-	}
-	b.WriteByte('\n')
+	fmt.Fprintf(b, "error: %s\n  %s\n  %s\n", e.Msg, displayText(spec), CaretLine(spec, int(e.Pos), int(e.End)))
 }
 
 // displayText replaces control characters other than tab with spaces, rune

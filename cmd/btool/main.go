@@ -134,26 +134,10 @@ func renderError(cmd, spec string, err error) string {
 	for _, e := range list {
 		fmt.Fprintf(&b, "%s%s\n", prefix, e.Msg)
 		if spec != "" {
-			fmt.Fprintf(&b, "    %s\n    %s\n", spec, caretLine(spec, int(e.Pos), int(e.End)))
+			fmt.Fprintf(&b, "    %s\n    %s\n", specparse.DisplaySpec(spec), specparse.CaretLine(spec, int(e.Pos), int(e.End)))
 		}
 	}
 	return b.String()
-}
-
-func caretLine(spec string, pos, end int) string {
-	if pos < 0 {
-		pos = 0
-	}
-	if pos > len(spec) {
-		pos = len(spec)
-	}
-	if end <= pos {
-		end = pos + 1
-	}
-	if end > len(spec)+1 {
-		end = len(spec) + 1
-	}
-	return strings.Repeat(" ", pos) + "^" + strings.Repeat("~", end-pos-1)
 }
 
 func usage(format string, args ...any) error {

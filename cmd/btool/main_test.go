@@ -60,19 +60,3 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestCaretLine(t *testing.T) {
-	for _, tc := range []struct {
-		spec     string
-		pos, end int
-		want     string
-	}{
-		{"vfs_raed", 0, 8, "^~~~~~~~"},
-		{"p:c:mallc", 4, 9, "    ^~~~~"},
-		{"abc", 3, 3, "   ^"},
-	} {
-		if got := caretLine(tc.spec, tc.pos, tc.end); got != tc.want {
-			t.Errorf("caretLine(%q, %d, %d) = %q, want %q", tc.spec, tc.pos, tc.end, got, tc.want)
-		}
-	}
-}
