@@ -7,7 +7,7 @@
 #   make test-vm     tier (c): TestKernel* tests inside QEMU on Debian 6.1 and 6.12
 #                    (internal/vmtest; BTOOL_VM_KERNELS=6.12 boots one kernel only)
 #   make deps        install qemu/busybox/cpio/gcc and fetch the VM kernels (.ci/deps.sh)
-#   make lint        gofmt -l (fails on any file) and go vet
+#   make lint        gofmt -l (fails on any file), go vet and the import DAG (internal/lint)
 #   make bench       benchmarks; BENCH=regexp, BENCH_ARGS='-count=5 -benchtime=2s'
 #   make fuzz        every Fuzz target for FUZZTIME (default 10s) each
 #
@@ -67,6 +67,7 @@ lint:
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l); \
 	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) test -count=1 ./internal/lint/
 
 # bench runs the host benchmarks (btool against bpftrace where installed), then
 # the kernel-function attach benchmark inside the 6.12 VM (kprobe_multi against

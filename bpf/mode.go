@@ -75,7 +75,7 @@ func kindHint(kind compile.TargetKind) string {
 // trimSentinel drops the ": not supported" suffix of wrapped ErrNotSupported
 // errors so joined reasons read cleanly.
 func trimSentinel(err error) string {
-	return strings.TrimSuffix(err.Error(), ": "+ErrNotSupported.Error())
+	return strings.TrimSuffix(strings.TrimSuffix(err.Error(), ": "+ErrNotSupported.Error()), ": "+ErrProbeLimit.Error())
 }
 
 // unsupportedError is a complete "not supported" message that still matches

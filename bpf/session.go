@@ -228,7 +228,7 @@ func (s *Session) Attach(ctx context.Context, p *Probe) (*Attached, error) {
 			return nil, err
 		}
 		if perTarget(m) && limit > 0 && len(remaining) > limit {
-			err := fmt.Errorf("%s: %d targets exceed the limit of %d probes where each target costs a link (raise it with --probe-limit): %w", m, len(remaining), limit, ErrProbeLimit)
+			err := &limitError{mode: m, n: len(remaining), limit: limit}
 			a.Tried = append(a.Tried, err)
 			s.logf("%s: %v", p.Name, err)
 			continue
@@ -278,6 +278,9 @@ func (s *Session) Attach(ctx context.Context, p *Probe) (*Attached, error) {
 		}
 	}
 	if len(a.ByMode) == 0 {
+		if le := allLimited(a.Tried); le != nil {
+			return nil, &limitError{probe: p.Name, mode: le.mode, n: le.n, limit: le.limit}
+		}
 		if verr != nil && len(a.Tried) > 0 && errors.Is(a.Tried[len(a.Tried)-1], verr.Err) {
 			return nil, verr
 		}
@@ -301,6 +304,39 @@ func (s *Session) Attach(ctx context.Context, p *Probe) (*Attached, error) {
 		a.Skipped = append(a.Skipped, SkippedTarget{Target: t, Err: err})
 	}
 	return a, nil
+}
+
+// limitError is a mode skipped because a probe has more targets than the
+// probe limit allows where each target costs a link.
+type limitError struct {
+	probe    string // set on the probe's final error
+	mode     compile.Mode
+	n, limit int
+}
+
+func (e *limitError) Error() string {
+	if e.probe != "" {
+		return fmt.Sprintf("%s: %d targets exceed the limit of %d probes where each target costs its own link (%s); raise it with --probe-limit N, or 0 for none",
+			e.probe, e.n, e.limit, e.mode)
+	}
+	return fmt.Sprintf("%s: %d targets exceed the probe limit of %d", e.mode, e.n, e.limit)
+}
+func (e *limitError) Unwrap() error { return ErrProbeLimit }
+
+// allLimited returns the first mode's limit error when every mode tried
+// was skipped for the probe limit, else nil.
+func allLimited(tried []error) *limitError {
+	var first *limitError
+	for _, e := range tried {
+		var le *limitError
+		if !errors.As(e, &le) {
+			return nil
+		}
+		if first == nil {
+			first = le
+		}
+	}
+	return first
 }
 
 // fallsBack reports whether a mode's failure means "this mechanism doesn't

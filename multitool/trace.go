@@ -269,7 +269,10 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		lastLost = n
 	}
 	done := make(chan struct{})
+	var watcher sync.WaitGroup
+	watcher.Add(1)
 	go func() {
+		defer watcher.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -286,7 +289,10 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		}
 	}()
 	defer func() {
+		// Join the watcher before closing the reader, so its Flush can't
+		// race the Close, and before the session's maps go away.
 		close(done)
+		watcher.Wait()
 		closeReader()
 		reportLost(true)
 		if n := sess.Missed(); n > 0 {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestPermuteArgs(t *testing.T) {
@@ -58,5 +61,33 @@ func TestUsageErrors(t *testing.T) {
 		if strings.Contains(errb.String(), "goroutine ") {
 			t.Errorf("%v: Go stack in output", tc.args)
 		}
+	}
+}
+
+// TestInterruptible: the first signal cancels the run; the second exits at
+// once with the interrupted code and says the kernel removes the probes.
+func TestInterruptible(t *testing.T) {
+	cancelled := make(chan struct{})
+	exited := make(chan int, 1)
+	var errb syncBuffer
+	stop := interruptible(func() { close(cancelled) }, &errb, func(code int) { exited <- code })
+	defer stop()
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("first SIGINT did not cancel")
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	select {
+	case code := <-exited:
+		if code != exitInterrupted {
+			t.Errorf("exit code %d, want %d", code, exitInterrupted)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("second SIGINT did not exit")
+	}
+	if !strings.Contains(errb.String(), "kernel removes the probes") {
+		t.Errorf("message %q", errb.String())
 	}
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/btool/btool/internal/testutil"
+)
+
+// TestKernelFunccountDurationZero: bcc's funccount accepts -d 0 as "no
+// duration"; the count still comes out exact at Ctrl-C.
+func TestKernelFunccountDurationZero(t *testing.T) {
+	requireRoot(t)
+	const n = 300
+	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", strconv.Itoa(n), "-wait")
+	tr := startBtool(t, "funccount", "-d", "0", "-p", strconv.Itoa(w.pid), "t:syscalls:sys_enter_getpid")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	if got := counts(t, out)["syscalls:sys_enter_getpid"]; got != n {
+		t.Fatalf("count = %d, want %d:\n%s", got, n, out)
+	}
+}
+
+// TestKernelProbeLimit: a wildcard with more targets than --probe-limit,
+// in a mode where each target costs a link, is refused with an error that
+// names the limit and the option; raising the limit attaches them all.
+func TestKernelProbeLimit(t *testing.T) {
+	requireRoot(t)
+	const pattern = "t:sched:sched_process_*" // fork, exec, exit, free, wait, ...: more than 2
+	_, errs, code := runBtool(t, "funccount", "--probe-limit", "2", "-d", "0.1", pattern)
+	if code != exitRuntime || !strings.Contains(errs, "limit of 2 probes") || !strings.Contains(errs, "--probe-limit") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant a runtime error naming the limit and --probe-limit", code, errs)
+	}
+	if strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("want one line, got:\n%s", errs)
+	}
+	out, errs, code := runBtool(t, "funccount", "--probe-limit", "100", "-d", "0.1", pattern)
+	if code != 0 || !strings.Contains(out, "Tracing ") {
+		t.Fatalf("with a higher limit: exit %d\n%s%s", code, out, errs)
+	}
+	if _, errs, code := runBtool(t, "funccount", "--probe-limit", "-3", pattern); code != exitUsage || !strings.Contains(errs, "--probe-limit") {
+		t.Errorf("negative limit: exit %d, %s", code, errs)
+	}
+}
+
+// TestKernelTraceAggregate: -A prints each distinct event text once, with
+// its count, at the end; -M still bounds the events read.
+func TestKernelTraceAggregate(t *testing.T) {
+	requireRoot(t)
+	const n = 7
+	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", strconv.Itoa(n), "-wait")
+	tr := startBtool(t, "trace", "-A", "-M", strconv.Itoa(n), "-p", strconv.Itoa(w.pid), `t:syscalls:sys_enter_getpid "hello"`)
+	w.run(t)
+	out := tr.wait()
+	want := "-->COUNT " + strconv.Itoa(n) + "\n"
+	if strings.Count(out, "-->COUNT") != 1 || !strings.Contains(out, want) {
+		t.Fatalf("want one aggregated line ending %q:\n%s", want, out)
+	}
+	if strings.Count(out, "hello") != 1 {
+		t.Fatalf("event printed more than once:\n%s", out)
+	}
+	_, errs, code := runBtool(t, "trace", "-A", "t:syscalls:sys_enter_getpid")
+	if code != exitUsage || !strings.Contains(errs, "-M/--max-events should be specified with -A/--aggregate") {
+		t.Errorf("-A without -M: exit %d, %s", code, errs)
+	}
+}
+
+// cgroup2Dir returns a fresh directory in the cgroup v2 hierarchy, mounting
+// the hierarchy when the system has not (as in the test VMs).
+func cgroup2Dir(t *testing.T) string {
+	t.Helper()
+	root := ""
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fs := strings.Fields(sc.Text()); len(fs) > 2 && fs[2] == "cgroup2" {
+			root = fs[1]
+			break
+		}
+	}
+	f.Close()
+	if root == "" {
+		root = t.TempDir()
+		if err := unix.Mount("none", root, "cgroup2", 0, ""); err != nil {
+			t.Fatalf("mount cgroup2: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(root, unix.MNT_DETACH) })
+	}
+	dir := filepath.Join(root, "btool-test-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	return dir
+}
+
+// TestKernelTraceCgroup: -c traces only the tasks of one cgroup. Two
+// identical workloads run, one inside the cgroup; only its events print.
+func TestKernelTraceCgroup(t *testing.T) {
+	requireRoot(t)
+	dir := cgroup2Dir(t)
+	const n = 5
+	in := startWorkload(t, testutil.Workload(t, "getpid"), "-n", strconv.Itoa(n), "-wait")
+	out := startWorkload(t, testutil.Workload(t, "getpid"), "-n", strconv.Itoa(n), "-wait")
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(in.pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	tr := startBtool(t, "trace", "-c", dir, "-M", strconv.Itoa(n), `t:syscalls:sys_enter_getpid "x"`)
+	out.run(t)
+	in.run(t)
+	text := tr.wait()
+	lines := traceLines(text, "getpid")
+	if len(lines) != n {
+		t.Fatalf("want %d lines of the workload in the cgroup, got %d:\n%s", n, len(lines), text)
+	}
+	for _, l := range lines {
+		if f := strings.Fields(l); f[0] != strconv.Itoa(in.pid) {
+			t.Errorf("event of pid %s, want only %d (the one in the cgroup):\n%s", f[0], in.pid, text)
+		}
+	}
+	_, errs, code := runBtool(t, "trace", "-c", "/proc", `t:syscalls:sys_enter_getpid`)
+	if code != exitUsage || !strings.Contains(errs, "not a cgroup v2 directory") {
+		t.Errorf("-c /proc: exit %d, %s", code, errs)
+	}
+}
