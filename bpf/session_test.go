@@ -46,7 +46,10 @@ func TestAttachProbeLimit(t *testing.T) {
 	built := 0
 	p := &Probe{Name: "t:sched:*", Kind: compile.Tracepoint, Targets: make([]compile.Target, 3),
 		Modes: []compile.Mode{compile.ModeRawTracepoint, compile.ModeTracepoint},
-		Build: func(compile.Mode, []compile.Target) (*compile.Object, error) { built++; return nil, errors.New("built") }}
+		Build: func(compile.Mode, []compile.Target) (*compile.Object, error) {
+			built++
+			return nil, errors.New("built")
+		}}
 	_, err := s.Attach(context.Background(), p)
 	if err == nil || !errors.Is(err, ErrProbeLimit) {
 		t.Fatalf("err = %v, want ErrProbeLimit", err)
