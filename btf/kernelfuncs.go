@@ -20,7 +20,7 @@ type KernelFunc struct {
 var kernelFuncsOnce = sync.OnceValues(loadKernelFuncs)
 
 // KernelFuncs returns the candidate functions for kernel wildcards
-// (funccount, funclatency, stackcount, list), in file order with duplicate
+// (funccount, trace, list), in file order with duplicate
 // names removed (the first is kept). It does not load BTF. The result is
 // computed once per process and shared; it must not be modified.
 //

@@ -1,7 +1,7 @@
-// Command btool is a BPF tracing multitool: bcc's trace, argdist, funccount,
-// funclatency and stackcount in one static binary that needs no compiler,
-// headers or Python. This package only maps command-line flags onto
-// package multitool; see docs/ for the tools.
+// Command btool is a BPF tracing multitool in one static binary that needs
+// no compiler, headers or Python: bcc's trace and funccount, plus list (probe
+// discovery) and features (what the kernel supports). This package only maps
+// command-line flags onto package multitool; see docs/ for the tools.
 package main
 
 import (
@@ -234,7 +234,7 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "btool",
-		Usage: "BPF tracing multitool: bcc-style trace and funccount (argdist, funclatency and stackcount to come), no clang or headers",
+		Usage: "BPF tracing multitool: bcc-style trace and funccount, probe discovery (list), no clang or headers",
 		Description: "Run 'btool COMMAND -h' for a command's options. Probe specs follow bcc's grammar;\n" +
 			"see docs/ in the source tree for examples.",
 		Writer:          stdout,
