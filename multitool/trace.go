@@ -46,11 +46,45 @@ type TraceOptions struct {
 	JSON        bool   // --json: one JSON object per event
 }
 
-// traceProbe is one probe, checked and ready to compile.
+// traceProbe is one layout group of one probe: the programs of a probe
+// spec whose targets share a context. Its records carry its index in
+// HdrProbe, so each is decoded with its own layout.
 type traceProbe struct {
-	plan   *tracePlan
+	spec   int // index of the probe spec
+	plan   *Plan
 	layout *compile.EventLayout
 	verbs  []specparse.Verb
+	format bool // the spec has a format string
+}
+
+// layoutErr is a spec that does not check or compile against layout l of
+// plan. With several layouts the message names a target of l, since the
+// spec may fit the others.
+func layoutErr(spec string, plan *Plan, l int, m compile.Mode, err error) error {
+	if len(plan.Layouts) < 2 {
+		return usageErr(spec, err)
+	}
+	n := 0
+	for _, x := range plan.LayoutOf {
+		if x == l {
+			n++
+		}
+	}
+	where := plan.Layouts[l].Target
+	if n > 1 {
+		where += fmt.Sprintf(" (and %d more target(s) like it)", n-1)
+	}
+	var list specparse.ErrorList
+	if errors.As(err, &list) {
+		out := make(specparse.ErrorList, len(list))
+		for i, e := range list {
+			c := *e
+			c.Msg = "at " + where + ": " + e.Msg
+			out[i] = &c
+		}
+		return usageErr(spec, out)
+	}
+	return usageErr(spec, fmt.Errorf("at %s (%s): %w", where, m, err))
 }
 
 // Trace attaches one program per probe spec and prints a line (or JSON
@@ -83,76 +117,111 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			return err
 		}
 	}
-	r := &traceResolver{env: env, dryRun: o.DryRun}
-	tps := make([]*traceProbe, len(probes))
+	planner := &Planner{Src: SystemSources{}, Features: env.Features, Log: env.logf, DryRun: o.DryRun, Contexts: true}
+	defer planner.Close()
+	var tps []*traceProbe
 	var bprobes []bpf.TraceProbe
 	maxRecord := 0
 	useRing := env.Features.Have(feature.FeatRingBuf) == nil
 	cookies := env.Features.Have(feature.FeatCookie) == nil
 	for i, p := range probes {
-		plan, err := r.resolve(p, o.Specs[i])
+		head, err := HeadOfProbe(p, o.Specs[i])
 		if err != nil {
 			return err
 		}
-		// Check once with the first mode: errors in the spec surface here.
-		pc, err := plan.context(plan.modes[0])
+		plan, err := planner.Plan(head)
 		if err != nil {
-			return usageErr(o.Specs[i], err)
+			return err
 		}
-		ct, err := compile.CheckTrace(p, pc, compile.CheckOptions{StringSize: o.StringSize})
-		if err != nil {
-			return usageErr(o.Specs[i], err)
-		}
-		tp := &traceProbe{plan: plan}
+		var verbs []specparse.Verb
 		if p.Format != nil {
-			if tp.verbs, err = p.Format.Verbs(); err != nil {
+			if verbs, err = p.Format.Verbs(); err != nil {
 				return usageErr(o.Specs[i], err)
 			}
 		}
-		tps[i] = tp
-		idx := uint32(i)
 		topts := compile.TraceOptions{
-			ProbeIndex: idx, PID: uint32(o.PID), TID: uint32(o.TID), UID: int64(o.UID),
+			PID: uint32(o.PID), TID: uint32(o.TID), UID: int64(o.UID),
 			KernelStack: o.KernelStack, UserStack: o.UserStack, PerfBuffer: !useRing,
 		}
 		if !o.IncludeSelf && o.PID == 0 && o.TID == 0 {
 			topts.SkipTGID = uint32(os.Getpid())
 		}
-		compile := func(m compile.Mode, target int) (*ebpf.ProgramSpec, error) {
-			pc, err := plan.context(m)
+		// compileLayout generates the program of layout l in mode m for
+		// group (the layout's targets); target is -1 for a program shared
+		// by the group, or the index in group of its one target.
+		compileLayout := func(l int, group []compile.Target, recIdx uint32, m compile.Mode, target int) (asm.Instructions, *compile.EventLayout, error) {
+			ctx := plan.Layouts[l]
+			pc, err := ctx.Probe(m)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			ct, err := compile.CheckTrace(p, pc, compile.CheckOptions{StringSize: o.StringSize})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			opts := topts
+			opts.ProbeIndex = recIdx
 			if m == compile.ModeRawSyscalls {
-				opts.Syscall, opts.SyscallExit = plan.syscall, plan.kind == compile.SyscallExit
+				opts.Syscall, opts.SyscallExit = plan.Syscall, plan.Kind == compile.SyscallExit
 			}
 			switch {
 			case target >= 0:
-				opts.TargetFrom, opts.Target = compile.TargetConst, uint32(target)
-			case len(plan.targets) > 1 && cookies:
+				opts.TargetFrom, opts.Target = compile.TargetConst, group[target].Slot
+			case len(group) == 1:
+				opts.TargetFrom, opts.Target = compile.TargetConst, group[0].Slot
+			case cookies:
 				opts.TargetFrom = compile.TargetCookie
 			}
-			insns, layout, err := compile.CompileTrace(ct, opts)
-			if err != nil {
-				return nil, err
+			return compile.CompileTrace(ct, opts)
+		}
+		// Check every layout in every mode: a spec that does not fit
+		// one of them fails here, naming a target that has it. Layouts
+		// that compile to the same code (the spec reads nothing in
+		// which they differ) then share one program.
+		err = plan.MergeLayouts(func(l int) (string, error) {
+			var key strings.Builder
+			for mi, m := range plan.Modes {
+				insns, layout, err := compileLayout(l, plan.LayoutTargets(l), 0, m, -1)
+				switch {
+				case err != nil && mi == 0:
+					return "", layoutErr(o.Specs[i], plan, l, m, err)
+				case err != nil:
+					// A later mode fails at attach time and the ladder
+					// moves on, as before.
+					fmt.Fprintf(&key, "error %v|", err)
+				default:
+					fmt.Fprintf(&key, "%v|%+v|", insns, *layout)
+				}
 			}
-			tp.layout = layout
-			return traceProgramSpec(m, plan.ret, fmt.Sprintf("trace_%d", idx), insns), nil
+			return key.String(), nil
+		})
+		if err != nil {
+			return err
 		}
-		// Compile once now for the layout (and -D).
-		if _, err := compile(plan.modes[0], -1); err != nil {
-			return usageErr(o.Specs[i], err)
+		if len(plan.Layouts) > 1 {
+			env.logf("probe %d (%s): %d targets in %d layouts", i, o.Specs[i], len(plan.Targets), len(plan.Layouts))
 		}
-		_ = ct
-		if tp.layout.Size > maxRecord {
-			maxRecord = tp.layout.Size
+		for l := range plan.Layouts {
+			l, group, recIdx := l, plan.LayoutTargets(l), uint32(len(tps))
+			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil}
+			tps = append(tps, tp)
+			build := func(m compile.Mode, target int) (*ebpf.ProgramSpec, error) {
+				insns, layout, err := compileLayout(l, group, recIdx, m, target)
+				if err != nil {
+					return nil, err
+				}
+				tp.layout = layout
+				return traceProgramSpec(m, plan.Return, fmt.Sprintf("trace_%d", recIdx), insns), nil
+			}
+			// Compile once now for the layout (and -D).
+			if _, err := build(plan.Modes[0], -1); err != nil {
+				return usageErr(o.Specs[i], err)
+			}
+			if tp.layout.Size > maxRecord {
+				maxRecord = tp.layout.Size
+			}
+			bprobes = append(bprobes, bpf.TraceProbe{Kind: plan.Kind, Return: plan.Return, Targets: group, Modes: plan.Modes, Compile: build})
 		}
-		bprobes = append(bprobes, bpf.TraceProbe{Kind: plan.kind, Return: plan.ret, Targets: plan.targets, Modes: plan.modes, Compile: compile})
 	}
 	if o.DryRun {
 		for i, bp := range bprobes {
@@ -161,7 +230,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 				return err
 			}
 			fmt.Fprintf(env.Out, "; probe %d: %s\n; mode %s, %d target(s), record %d bytes\n%s (%s):\n%v\n",
-				i, o.Specs[i], bp.Modes[0], len(bp.Targets), tps[i].layout.Size, spec.Name, spec.Type, spec.Instructions)
+				tps[i].spec, o.Specs[tps[i].spec], bp.Modes[0], len(bp.Targets), tps[i].layout.Size, spec.Name, spec.Type, spec.Instructions)
 		}
 		return nil
 	}
@@ -176,7 +245,8 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			if env.Verbose {
 				fmt.Fprintf(env.Err, "%+v\n", ve)
 			}
-			p := probes[pe.Index]
+			si := tps[pe.Index].spec
+			p := probes[si]
 			hint := " (run with -v for the full log)"
 			if env.Verbose {
 				hint = ""
@@ -189,7 +259,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			} else if pe.HasPart {
 				what = "this probe's " + pe.Part.Label
 			}
-			return &SpecError{Spec: o.Specs[pe.Index], Err: &specparse.Error{Pos: pos, End: end,
+			return &SpecError{Spec: o.Specs[si], Err: &specparse.Error{Pos: pos, End: end,
 				Msg: fmt.Sprintf("the kernel's verifier rejected %s (%s program): %v%s", what, pe.Mode, ve, hint)}}
 		}
 		return err
@@ -200,7 +270,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
 	}()
 	for i, m := range sess.Modes {
-		env.logf("probe %d (%s): %d target(s) attached with %s", i, o.Specs[i], len(sess.Attached[i]), m)
+		env.logf("probe %d (%s): %d target(s) attached with %s", tps[i].spec, o.Specs[tps[i].spec], len(sess.Attached[i]), m)
 	}
 	return traceLoop(ctx, o, env, sess, tps)
 }
@@ -245,7 +315,7 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.TraceSess
 		cols.Time = TimeClock
 	}
 	for _, tp := range tps {
-		if tp.plan.probe.Format != nil {
+		if tp.format {
 			cols.HasFormat = true
 		}
 	}
@@ -440,11 +510,11 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 }
 
 // funcName is the FUNC column: the target the event came from.
-func funcName(plan *tracePlan, target uint64) string {
-	if target < uint64(len(plan.targets)) {
-		return plan.targets[target].Name
+func funcName(plan *Plan, target uint64) string {
+	if target < uint64(len(plan.Targets)) {
+		return plan.Targets[target].Name
 	}
-	return plan.probe.Func
+	return plan.Head.Func
 }
 
 // openEvents opens the session's ring buffer (or perf buffer) and returns
