@@ -284,15 +284,33 @@ func checkInstructionBoundary(sym string, code []byte, off uint64, whole bool) e
 		if i >= uint64(len(code)) {
 			return fmt.Errorf("read only %d bytes of %s", len(code), sym)
 		}
-		inst, err := x86asm.Decode(code[i:], 64)
-		if err != nil || inst.Len == 0 {
+		n, op, err := decodeInsn(code[i:])
+		if err != nil {
 			return fmt.Errorf("cannot decode %s at +%#x: %v", sym, i, err)
 		}
-		if next := i + uint64(inst.Len); next > off {
+		if next := i + uint64(n); next > off {
 			return &offsetError{fmt.Sprintf("offset %#x is inside an instruction of %s: %s spans +%#x to +%#x; use +%#x or +%#x",
-				off, sym, strings.ToLower(inst.Op.String()), i, next, i, next)}
+				off, sym, op, i, next, i, next)}
 		}
-		i += uint64(inst.Len)
+		i += uint64(n)
 	}
 	return nil
+}
+
+// decodeInsn returns the length and mnemonic of the x86-64 instruction
+// at the start of code. x86asm predates CET: endbr64, which starts every
+// function of an IBT kernel, it decodes as a lone prefix, so it is
+// recognised here.
+func decodeInsn(code []byte) (int, string, error) {
+	if len(code) >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && (code[3] == 0xfa || code[3] == 0xfb) {
+		return 4, "endbr64", nil
+	}
+	inst, err := x86asm.Decode(code, 64)
+	if err != nil {
+		return 0, "", err
+	}
+	if inst.Len == 0 || inst.Op == 0 {
+		return 0, "", fmt.Errorf("unrecognized instruction % x", code[:min(len(code), 4)])
+	}
+	return inst.Len, strings.ToLower(inst.Op.String()), nil
 }
