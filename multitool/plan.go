@@ -55,6 +55,11 @@ type ProbeHead struct {
 	// Glob is set when Func is a glob (not a regex), so the syscall
 	// tracepoint fallback can reuse it on syscall names.
 	Glob bool
+	// ReadsNothing says the probe reads no argument, field or return
+	// value (no filter, no printf arguments), so every target shares the
+	// first one's context and formats and prototypes are not read for
+	// the others.
+	ReadsNothing bool
 	// QualifiedEvents names tracepoint targets "category:event" (funccount)
 	// rather than "event" (trace's FUNC column).
 	QualifiedEvents bool
@@ -99,7 +104,7 @@ func hasGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
 func HeadOfProbe(p *specparse.Probe, spec string) (*ProbeHead, error) {
 	h := &ProbeHead{Spec: spec, Return: p.Kind == specparse.Return, Library: p.Library, LibraryPos: p.LibraryPos,
 		Provider: p.Provider, Func: p.Func, FuncPos: p.FuncPos, Offset: p.Offset, Literal: !hasGlob(p.Func),
-		Signature: p.Params, Glob: true}
+		Signature: p.Params, Glob: true, ReadsNothing: p.Filter == nil && len(p.Args) == 0}
 	switch {
 	case p.Kind == specparse.TracepointProbe:
 		h.Kind = HeadTracepoint
@@ -532,6 +537,10 @@ func (pl *Planner) kernelContexts(h *ProbeHead, targets []compile.Target) []*Con
 		return ctxs
 	}
 	for i, t := range targets {
+		if h.ReadsNothing && i > 0 {
+			ctxs[i] = ctxs[0]
+			continue
+		}
 		fn, err := k.Func(t.Symbol)
 		if err != nil {
 			ctxs[i] = untyped(t)
@@ -678,6 +687,10 @@ func (pl *Planner) planTracepoint(h *ProbeHead, category, event string, match fu
 	}
 	ctxs := make([]*Context, len(plan.Targets))
 	for i, t := range plan.Targets {
+		if h.ReadsNothing && i > 0 {
+			ctxs[i] = ctxs[0]
+			continue
+		}
 		f, err := pl.Src.Format(t.Category, t.Event)
 		if err != nil {
 			return nil, fmt.Errorf("tracepoint %s:%s: %w", t.Category, t.Event, err)
@@ -774,6 +787,10 @@ func (pl *Planner) planUser(h *ProbeHead) (*Plan, error) {
 	}
 	perFunc := make([]*Context, len(matched))
 	for si, s := range matched {
+		if h.ReadsNothing && si > 0 {
+			perFunc[si] = perFunc[0]
+			continue
+		}
 		c := &Context{Kind: CtxUserSysV, Return: h.Return, Target: s.Demangled, Ret: u64Type, types: b}
 		if isGo {
 			c.Kind = CtxUserGo
@@ -828,6 +845,10 @@ func (pl *Planner) planUSDT(h *ProbeHead) (*Plan, error) {
 	// probe's arguments in different registers or stack slots at each.
 	ctxs := make([]*Context, len(probes))
 	for i, u := range probes {
+		if h.ReadsNothing && i > 0 {
+			ctxs[i] = ctxs[0]
+			continue
+		}
 		args, err := usdtArgs(&u)
 		if err != nil {
 			return nil, h.errorf(pos, end, "%v", err)

@@ -283,6 +283,11 @@ func TestPlanTracepointSameFormat(t *testing.T) {
 	if len(plan.Layouts) != 1 {
 		t.Fatalf("one event, %d layouts", len(plan.Layouts))
 	}
+	// A probe that reads nothing needs no per-target formats.
+	plan = mustPlan(t, `t:sched:sched_process_e*`)
+	if len(plan.Targets) != 2 || len(plan.Layouts) != 1 {
+		t.Errorf("no arguments: %d targets in %d layouts, want 2 in 1", len(plan.Targets), len(plan.Layouts))
+	}
 	plan = mustPlan(t, `t:syscalls:sys_enter_* "%d", args->fd`)
 	if len(plan.Targets) != 2 || plan.Kind != compile.SyscallEnter {
 		t.Fatalf("targets %v kind %v", plan.Targets, plan.Kind)

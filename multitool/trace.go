@@ -181,7 +181,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		err = plan.MergeLayouts(func(l int) (string, error) {
 			var key strings.Builder
 			for mi, m := range plan.Modes {
-				insns, layout, err := compileLayout(l, plan.LayoutTargets(l), 0, m, -1)
+				// No group: the target index comes from the cookie (or
+				// is 0) for every layout, so it does not tell them apart.
+				insns, layout, err := compileLayout(l, nil, 0, m, -1)
 				switch {
 				case err != nil && mi == 0:
 					return "", layoutErr(o.Specs[i], plan, l, m, err)
