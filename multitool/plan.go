@@ -787,7 +787,9 @@ func (pl *Planner) planUser(h *ProbeHead) (*Plan, error) {
 	}
 	perFunc := make([]*Context, len(matched))
 	for si, s := range matched {
-		if h.ReadsNothing && si > 0 {
+		if (h.ReadsNothing || len(matched) > maxTypedTargets) && si > 0 {
+			// Reading nothing, or too many functions to look up in
+			// DWARF: one context (untyped when there are many).
 			perFunc[si] = perFunc[0]
 			continue
 		}
@@ -795,7 +797,9 @@ func (pl *Planner) planUser(h *ProbeHead) (*Plan, error) {
 		if isGo {
 			c.Kind = CtxUserGo
 		}
-		if fn, err := b.Func(s.Name); err == nil {
+		if len(matched) > maxTypedTargets && !h.ReadsNothing {
+			pl.logf("%s: %d functions match: arguments are untyped arg1..argN", h.Func, len(matched))
+		} else if fn, err := b.Func(s.Name); err == nil {
 			for _, prm := range fn.Params {
 				c.Params = append(c.Params, compile.ParamType{Name: prm.Name, Type: prm.Type})
 			}
