@@ -176,8 +176,11 @@ type Plan struct {
 	Kind    compile.TargetKind
 	Return  bool // attach to returns (kretprobe, fexit, uretprobe); false for Go returns, probed at their RETs
 	Targets []compile.Target
-	// Modes is the attach ladder, best first (bpf.UsableModes, narrowed:
-	// a kprobe at an offset is ModeKprobe only).
+	// Modes is trace's attach ladder, best first: bpf.UsableModes of
+	// Kind, narrowed (a kprobe at an offset is ModeKprobe only; a
+	// tracepoint is ModeTracepoint, or ModeRawSyscalls first for one
+	// syscall). funccount's counter groups (CountGroups) take their
+	// ladders from bpf.UsableModes of each group's kind, as before.
 	Modes    []compile.Mode
 	Layouts  []*Context
 	LayoutOf []int

@@ -463,3 +463,29 @@ func TestPlanCountGroups(t *testing.T) {
 		t.Errorf("USDT sites: %+v", plan.Targets)
 	}
 }
+
+// A spec that checks against one layout of a wildcard but not another
+// fails with an error naming a target of the layout it does not fit, at
+// the offending expression.
+func TestPlanLayoutErrorNamesTarget(t *testing.T) {
+	spec := `t:sched:sched_process_e* "%s", args->comm`
+	plan := mustPlan(t, spec)
+	p, _ := specparse.ParseTrace(spec)
+	var err error
+	for l, c := range plan.Layouts {
+		pc, perr := c.Probe(compile.ModeTracepoint)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		if _, cerr := compile.CheckTrace(p, pc, compile.CheckOptions{}); cerr != nil {
+			err = layoutErr(spec, plan, l, compile.ModeTracepoint, cerr)
+		}
+	}
+	var se *specparse.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("want a positioned error, have %v", err)
+	}
+	if !strings.HasPrefix(se.Msg, "at sched:sched_process_exec: ") || spec[se.Pos:se.End] != "comm" {
+		t.Errorf("error %q at %q, want it to name sched:sched_process_exec and point at comm", se.Msg, spec[se.Pos:se.End])
+	}
+}
