@@ -354,7 +354,7 @@ func (pl *Planner) Plan(h *ProbeHead) (*Plan, error) {
 	return plan, nil
 }
 
-// layouts groups per-target contexts by key into plan.Layouts/LayoutOf.
+// setContexts groups per-target contexts by key into Layouts and LayoutOf.
 func (plan *Plan) setContexts(ctxs []*Context) {
 	index := map[string]int{}
 	plan.Layouts, plan.LayoutOf = nil, make([]int, len(ctxs))
@@ -413,7 +413,7 @@ func (pl *Planner) planKernel(h *ProbeHead) (*Plan, error) {
 			return pl.planSyscallWrapper(h, name, modes)
 		} else if mechErr != nil && h.Glob && !h.Literal && !h.Return {
 			if re, err := specparse.Glob(rest); err == nil {
-				pl.logf("no kprobes or fentry on this kernel: counting %s through syscalls:sys_enter_* tracepoints", h.Func)
+				pl.logf("no kprobes or fentry on this kernel: probing %s through syscalls:sys_enter_* tracepoints", h.Func)
 				match := func(c, e string) bool {
 					n, ok := strings.CutPrefix(e, "sys_enter_")
 					return c == "syscalls" && ok && re.MatchString(n)
@@ -518,7 +518,8 @@ func (pl *Planner) checkKernelOffset(sym string, off uint64) error {
 	return checkInstructionBoundary(sym, code, off, len(code) < int(off)+slack)
 }
 
-// probeKernelContext is the context of kernel function fn (nil: no BTF).
+// kernelContexts returns the context of each kernel function target: its
+// BTF prototype, or untyped arg1..arg6 without BTF or past maxTypedTargets.
 func (pl *Planner) kernelContexts(h *ProbeHead, targets []compile.Target) []*Context {
 	ctxs := make([]*Context, len(targets))
 	k := pl.kernelBTF()
