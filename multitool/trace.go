@@ -55,6 +55,7 @@ type traceProbe struct {
 	layout *compile.EventLayout
 	verbs  []specparse.Verb
 	format bool // the spec has a format string
+	group  int  // layout index in plan.Layouts
 }
 
 // layoutErr is a spec that does not check or compile against layout l of
@@ -205,7 +206,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		}
 		for l := range plan.Layouts {
 			l, group, recIdx := l, plan.LayoutTargets(l), uint32(len(tps))
-			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil}
+			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil, group: l}
 			tps = append(tps, tp)
 			build := func(m compile.Mode, target int) (*ebpf.ProgramSpec, error) {
 				insns, layout, err := compileLayout(l, group, recIdx, m, target)
@@ -231,8 +232,13 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Out, "; probe %d: %s\n; mode %s, %d target(s), record %d bytes\n%s (%s):\n%v\n",
-				tps[i].spec, o.Specs[tps[i].spec], bp.Modes[0], len(bp.Targets), tps[i].layout.Size, spec.Name, spec.Type, spec.Instructions)
+			tp := tps[i]
+			fmt.Fprintf(env.Out, "; probe %d: %s\n", tp.spec, o.Specs[tp.spec])
+			if n := len(tp.plan.Layouts); n > 1 {
+				fmt.Fprintf(env.Out, "; layout %d of %d, the targets laid out like %s\n", tp.group+1, n, tp.plan.Layouts[tp.group].Target)
+			}
+			fmt.Fprintf(env.Out, "; mode %s, %d target(s), record %d bytes\n%s (%s):\n%v\n",
+				bp.Modes[0], len(bp.Targets), tp.layout.Size, spec.Name, spec.Type, spec.Instructions)
 		}
 		return nil
 	}
