@@ -52,11 +52,17 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 			return err
 		}
 	}
-	groups, err := resolveCount(p, env.Features, env)
+	head, err := HeadOfPattern(p)
 	if err != nil {
 		return err
 	}
-	plan, err := compile.NewCountPlan(groups, uint32(o.PID), o.CPU)
+	planner := &Planner{Src: SystemSources{}, Features: env.Features, Log: env.logf}
+	defer planner.Close()
+	probe, err := planner.Plan(head)
+	if err != nil {
+		return err
+	}
+	plan, err := compile.NewCountPlan(probe.CountGroups(), uint32(o.PID), o.CPU)
 	if err != nil {
 		return err
 	}

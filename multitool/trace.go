@@ -49,11 +49,46 @@ type TraceOptions struct {
 	JSON        bool   // --json: one JSON object per event
 }
 
-// traceProbe is one probe, checked and ready to compile.
+// traceProbe is one layout group of one probe: the programs of a probe
+// spec whose targets share a context. Its records carry its index in
+// HdrProbe, so each is decoded with its own layout.
 type traceProbe struct {
-	plan   *tracePlan
+	spec   int // index of the probe spec
+	plan   *Plan
 	layout *compile.EventLayout
 	verbs  []specparse.Verb
+	format bool // the spec has a format string
+	group  int  // layout index in plan.Layouts
+}
+
+// layoutErr is a spec that does not check or compile against layout l of
+// plan. With several layouts the message names a target of l, since the
+// spec may fit the others.
+func layoutErr(spec string, plan *Plan, l int, m compile.Mode, err error) error {
+	if len(plan.Layouts) < 2 {
+		return usageErr(spec, err)
+	}
+	n := 0
+	for _, x := range plan.LayoutOf {
+		if x == l {
+			n++
+		}
+	}
+	where := plan.Layouts[l].Target
+	if n > 1 {
+		where += fmt.Sprintf(" (and %d more target(s) like it)", n-1)
+	}
+	var list specparse.ErrorList
+	if errors.As(err, &list) {
+		out := make(specparse.ErrorList, len(list))
+		for i, e := range list {
+			c := *e
+			c.Msg = "at " + where + ": " + e.Msg
+			out[i] = &c
+		}
+		return usageErr(spec, out)
+	}
+	return usageErr(spec, fmt.Errorf("at %s (%s): %w", where, m, err))
 }
 
 // Trace attaches one program per probe spec and prints a line (or JSON
@@ -103,8 +138,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		defer cg.Close()
 		cgroupFD = int(cg.Fd())
 	}
-	r := &traceResolver{env: env, dryRun: o.DryRun}
-	tps := make([]*traceProbe, len(probes))
+	planner := &Planner{Src: SystemSources{}, Features: env.Features, Log: env.logf, DryRun: o.DryRun, Contexts: true}
+	defer planner.Close()
+	var tps []*traceProbe
 	var bprobes []*bpf.Probe
 	maxRecord := 0
 	useRing := env.Features.Have(feature.FeatRingBuf) == nil
@@ -118,48 +154,98 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		ringBytes = uint32(o.BufferPages * os.Getpagesize())
 	}
 	for i, p := range probes {
-		plan, err := r.resolve(p, o.Specs[i])
+		head, err := HeadOfProbe(p, o.Specs[i])
 		if err != nil {
 			return err
 		}
-		tp := &traceProbe{plan: plan}
+		plan, err := planner.Plan(head)
+		if err != nil {
+			return err
+		}
+		var verbs []specparse.Verb
 		if p.Format != nil {
-			if tp.verbs, err = p.Format.Verbs(); err != nil {
+			if verbs, err = p.Format.Verbs(); err != nil {
 				return usageErr(o.Specs[i], err)
 			}
 		}
-		tps[i] = tp
-		// build generates the probe's programs for mode m; maxRecord is
-		// read when it runs, after every probe's layout is known.
-		build := func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
-			pc, err := plan.context(m)
+		// buildLayout generates the programs of layout l in mode m for
+		// targets (some or all of the layout's), whose records carry
+		// recIdx. maxRecord is read when it runs, after every layout's
+		// record size is known.
+		buildLayout := func(l int, recIdx uint32, m compile.Mode, targets []compile.Target) (*compile.Object, *compile.EventLayout, error) {
+			pc, err := plan.Layouts[l].Probe(m)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			ct, err := compile.CheckTrace(p, pc, compile.CheckOptions{StringSize: o.StringSize})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			tp.layout = ct.Layout()
 			f := filters
 			if m == compile.ModeRawSyscalls {
-				f.Syscall, f.SyscallExit = plan.syscall, plan.kind == compile.SyscallExit
+				f.Syscall, f.SyscallExit = plan.Syscall, plan.Kind == compile.SyscallExit
 			}
 			base := compile.Build{
-				Name: fmt.Sprintf("trace_%d", i), Mode: m, Return: plan.ret, Checked: ct, Filters: f,
-				Sink: &compile.RecordSink{ProbeIndex: uint32(i), KernelStack: o.KernelStack, UserStack: o.UserStack,
+				Name: fmt.Sprintf("trace_%d", recIdx), Mode: m, Return: plan.Return, Checked: ct, Filters: f,
+				Sink: &compile.RecordSink{ProbeIndex: recIdx, KernelStack: o.KernelStack, UserStack: o.UserStack,
 					PerfBuffer: !useRing, RingBytes: ringBytes, RecordSize: maxRecord},
 			}
-			return compile.Assemble(base, plan.kind, targets, cookies, 0)
+			obj, err := compile.Assemble(base, plan.Kind, targets, cookies, 0)
+			return obj, ct.Layout(), err
 		}
-		// Build once now with the first mode: errors in the spec surface
-		// here, as usage errors, and the record layout becomes known.
-		if _, err := build(plan.modes[0], plan.targets); err != nil {
-			return usageErr(o.Specs[i], err)
+		// Check every layout in every mode: a spec that does not fit
+		// one of them fails here, naming a target that has it. Layouts
+		// that compile to the same code (the spec reads nothing in
+		// which they differ) then share one program.
+		err = plan.MergeLayouts(func(l int) (string, error) {
+			var key strings.Builder
+			for mi, m := range plan.Modes {
+				// Two stand-in targets: the index comes from the cookie
+				// (or per target from its slot) alike for every layout,
+				// so it does not tell them apart.
+				obj, layout, err := buildLayout(l, 0, m, []compile.Target{{}, {Slot: 1}})
+				switch {
+				case err != nil && mi == 0:
+					return "", layoutErr(o.Specs[i], plan, l, m, err)
+				case err != nil:
+					// A later mode fails at attach time and the ladder
+					// moves on.
+					fmt.Fprintf(&key, "error %v|", err)
+				default:
+					fmt.Fprintf(&key, "%v|%+v|", obj.Programs[0].Spec.Instructions, *layout)
+				}
+			}
+			return key.String(), nil
+		})
+		if err != nil {
+			return err
 		}
-		maxRecord = max(maxRecord, tp.layout.Size)
-		bprobes = append(bprobes, &bpf.Probe{Name: fmt.Sprintf("probe %d (%s)", i, o.Specs[i]), Kind: plan.kind,
-			Return: plan.ret, Targets: plan.targets, Modes: plan.modes, Build: build})
+		if len(plan.Layouts) > 1 {
+			env.logf("probe %d (%s): %d targets in %d layouts", i, o.Specs[i], len(plan.Targets), len(plan.Layouts))
+		}
+		for l := range plan.Layouts {
+			l, group, recIdx := l, plan.LayoutTargets(l), uint32(len(tps))
+			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil, group: l}
+			tps = append(tps, tp)
+			build := func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
+				obj, layout, err := buildLayout(l, recIdx, m, targets)
+				if err != nil {
+					return nil, err
+				}
+				tp.layout = layout
+				return obj, nil
+			}
+			// Build once now for the record layout (and -D).
+			if _, err := build(plan.Modes[0], group); err != nil {
+				return usageErr(o.Specs[i], err)
+			}
+			maxRecord = max(maxRecord, tp.layout.Size)
+			name := fmt.Sprintf("probe %d (%s)", i, o.Specs[i])
+			if len(plan.Layouts) > 1 {
+				name = fmt.Sprintf("probe %d (%s), layout of %s", i, o.Specs[i], plan.Layouts[l].Target)
+			}
+			bprobes = append(bprobes, &bpf.Probe{Name: name, Kind: plan.Kind, Return: plan.Return, Targets: group, Modes: plan.Modes, Build: build})
+		}
 	}
 	if o.DryRun {
 		for i, bp := range bprobes {
@@ -167,7 +253,12 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Out, "; probe %d: %s\n; record %d bytes\n", i, o.Specs[i], tps[i].layout.Size)
+			tp := tps[i]
+			fmt.Fprintf(env.Out, "; probe %d: %s\n", tp.spec, o.Specs[tp.spec])
+			if n := len(tp.plan.Layouts); n > 1 {
+				fmt.Fprintf(env.Out, "; layout %d of %d, the targets laid out like %s\n", tp.group+1, n, tp.plan.Layouts[tp.group].Target)
+			}
+			fmt.Fprintf(env.Out, "; record %d bytes\n", tp.layout.Size)
 			obj.Dump(env.Out)
 		}
 		return nil
@@ -180,13 +271,14 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 	}()
 	var attached []*bpf.Attached
 	for i, bp := range bprobes {
+		si := tps[i].spec
 		a, err := sess.Attach(ctx, bp)
 		if err != nil {
-			return traceAttachErr(env, o.Specs[i], probes[i], err)
+			return traceAttachErr(env, o.Specs[si], probes[si], err)
 		}
 		attached = append(attached, a)
 		for _, mt := range a.ByMode {
-			env.logf("probe %d (%s): %d target(s) attached with %s", i, o.Specs[i], len(mt.Targets), mt.Mode)
+			env.logf("%s: %d target(s) attached with %s", bp.Name, len(mt.Targets), mt.Mode)
 		}
 	}
 	reportSkipped(env, attached)
@@ -236,7 +328,7 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		cols.Time = TimeClock
 	}
 	for _, tp := range tps {
-		if tp.plan.probe.Format != nil {
+		if tp.format {
 			cols.HasFormat = true
 		}
 	}
@@ -456,11 +548,11 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 }
 
 // funcName is the FUNC column: the target the event came from.
-func funcName(plan *tracePlan, target uint64) string {
-	if target < uint64(len(plan.targets)) {
-		return plan.targets[target].Name
+func funcName(plan *Plan, target uint64) string {
+	if target < uint64(len(plan.Targets)) {
+		return plan.Targets[target].Name
 	}
-	return plan.probe.Func
+	return plan.Head.Func
 }
 
 // openEvents opens the session's ring buffer (or perf buffer) and returns

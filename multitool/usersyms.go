@@ -2,6 +2,9 @@ package multitool
 
 import (
 	"fmt"
+	"os"
+
+	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/btool/btool/dwarfinfo"
 	"github.com/btool/btool/specparse"
@@ -17,24 +20,14 @@ func (s specSpan) errorf(format string, args ...any) error {
 	return specErr(s.spec, s.pos, s.end, format, args...)
 }
 
-// openBinary resolves lib as bcc does (a path, the ld.so cache, $PATH) and
-// opens it. Errors are UsageErrors pointing at the library in the spec.
-func openBinary(lib string, at specSpan) (*dwarfinfo.Binary, error) {
-	path, err := dwarfinfo.FindBinary(lib)
-	if err != nil {
-		return nil, at.errorf("%v", err)
-	}
-	b, err := dwarfinfo.Open(path)
-	if err != nil {
-		return nil, at.errorf("%v", err)
-	}
-	return b, nil
+func specErr(spec string, pos, end specparse.Pos, format string, args ...any) error {
+	return usageErr(spec, &specparse.Error{Pos: pos, End: end, Msg: fmt.Sprintf(format, args...)})
 }
 
 // findFunctions returns b's functions whose symbol or demangled name
 // matches. When none does, the error at at names the binary and, for a
 // literal name, suggests close ones.
-func findFunctions(b *dwarfinfo.Binary, match func(string) bool, name string, literal bool, at specSpan) ([]dwarfinfo.Symbol, error) {
+func findFunctions(b Binary, match func(string) bool, name string, literal bool, at specSpan) ([]dwarfinfo.Symbol, error) {
 	syms, err := b.Functions()
 	if err != nil {
 		return nil, fmt.Errorf("read symbols of %s: %w", b.Path(), err)
@@ -59,8 +52,8 @@ func findFunctions(b *dwarfinfo.Binary, match func(string) bool, name string, li
 }
 
 // findUSDT returns b's USDT probes that match, likewise with an error at at
-// when none does.
-func findUSDT(b *dwarfinfo.Binary, match func(dwarfinfo.USDTProbe) bool, name string, literal bool, at specSpan) ([]dwarfinfo.USDTProbe, error) {
+// when none does. A probe placed at several sites has one entry per site.
+func findUSDT(b Binary, match func(dwarfinfo.USDTProbe) bool, name string, literal bool, at specSpan) ([]dwarfinfo.USDTProbe, error) {
 	probes, err := b.USDT()
 	if err != nil {
 		return nil, fmt.Errorf("read USDT notes of %s: %w", b.Path(), err)
@@ -84,4 +77,37 @@ func findUSDT(b *dwarfinfo.Binary, match func(dwarfinfo.USDTProbe) bool, name st
 		names[i] = u.Name
 	}
 	return nil, at.errorf("unknown USDT probe %q in %s%s", name, b.Path(), didYouMean(suggest(name, names, 3)))
+}
+
+// retSites returns the file offsets of the RET instructions of a function,
+// decoded with x86asm.
+func retSites(path string, s dwarfinfo.Symbol) ([]uint64, error) {
+	if s.Size == 0 {
+		return nil, fmt.Errorf("symbol has no size")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	code := make([]byte, s.Size)
+	if _, err := f.ReadAt(code, int64(s.Offset)); err != nil {
+		return nil, err
+	}
+	var offs []uint64
+	for i := 0; i < len(code); {
+		inst, err := x86asm.Decode(code[i:], 64)
+		if err != nil || inst.Len == 0 {
+			i++ // padding or data: skip a byte
+			continue
+		}
+		if inst.Op == x86asm.RET {
+			offs = append(offs, s.Offset+uint64(i))
+		}
+		i += inst.Len
+	}
+	if len(offs) == 0 {
+		return nil, fmt.Errorf("no RET instruction found")
+	}
+	return offs, nil
 }

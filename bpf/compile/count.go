@@ -29,8 +29,12 @@ type Target struct {
 	Category, Event string // Tracepoint, SyscallEnter/Exit: tracefs event
 	Syscall         int    // SyscallEnter/Exit: syscall number
 	Path            string // UserFunc: binary or library path
-	Offset          uint64 // UserFunc: file offset of the location
-	RefCtrOffset    uint64 // UserFunc: file offset of a USDT semaphore, 0 if none
+	// Offset is, for UserFunc, the file offset of the location; for
+	// KernelFunc, the offset into Symbol of a kprobe at func+off (0: the
+	// entry), for link.KprobeOptions.Offset. Plans with a kernel offset
+	// attach with ModeKprobe only.
+	Offset       uint64
+	RefCtrOffset uint64 // UserFunc: file offset of a USDT semaphore, 0 if none
 }
 
 // CountGroup is a set of targets of one kind, attached with one Mode.

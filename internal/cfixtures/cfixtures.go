@@ -33,6 +33,7 @@ var All = []Fixture{
 	{Src: "calls.c", Flags: []string{"-O0"}},
 	{Src: "widget.cc"},
 	{Src: "usdt.c"},
+	{Src: "usdt_sites.c"},
 }
 
 // Build compiles f from root/testdata/c into dir/<prefix><Name> with debug
