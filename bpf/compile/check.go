@@ -1332,10 +1332,11 @@ func (c *checker) strCompare(n specparse.Expr, other specparse.Expr, lit *specpa
 // into a stack buffer of the literal's length plus two.
 const maxStrCompare = 256
 
-// strBound is the most bytes a string source can hold, 0 if unbounded.
+// strBound is the most bytes a string source can hold, 0 if unbounded
+// or, for $comm, not a reason to fold: a literal longer than a comm is
+// compared as the kernel would cut the name (see strEq).
 func strBound(s *strSource) int {
-	switch s.kind {
-	case strArray, strComm:
+	if s.kind == strArray {
 		return s.n
 	}
 	return 0

@@ -654,7 +654,27 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 	var size int   // buffer size
 	var want int32 // R0 after the read when the string can be equal
 	switch {
-	case s.kind == strComm || (s.kind == strArray && s.n > 0):
+	case s.kind == strComm:
+		// bpf_get_current_comm NUL-terminates what it copies, so reading
+		// fewer than TASK_COMM_LEN bytes would cut "catalina" to "cat":
+		// read all 16 and compare the literal and its NUL. The kernel
+		// keeps at most 15 characters of a task's name, so a literal of
+		// 16 bytes or more is compared as the kernel would have cut it:
+		// its first 15 bytes ("systemd-journald" matches the comm
+		// "systemd-journal").
+		const taskCommLen = 16
+		cmp = append([]byte(lit[:min(len(lit), taskCommLen-1)]), 0)
+		buf := g.alloc(taskCommLen)
+		defer g.free(taskCommLen)
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(buf)),
+			asm.Mov.Imm(asm.R2, taskCommLen),
+			asm.FnGetCurrentComm.Call(),
+		)
+		g.strCompareBuf(buf, cmp, 0, label, when)
+		return
+	case s.kind == strArray && s.n > 0:
 		// A char array holds at most n bytes and need not end in NUL:
 		// read min(n, len+1) bytes and compare them with the literal
 		// and, if the array is longer, its terminating NUL.
@@ -665,22 +685,13 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 		}
 		buf := g.alloc(size)
 		defer g.free(size)
-		if s.kind == strComm {
-			g.emit(
-				asm.Mov.Reg(asm.R1, asm.RFP),
-				asm.Add.Imm(asm.R1, int32(buf)),
-				asm.Mov.Imm(asm.R2, int32(size)),
-				asm.FnGetCurrentComm.Call(),
-			)
-		} else {
-			g.strAddr(s, dst)
-			g.emit(
-				asm.Mov.Reg(asm.R1, asm.RFP),
-				asm.Add.Imm(asm.R1, int32(buf)),
-				asm.Mov.Imm(asm.R2, int32(size)),
-				readFn(s.space).Call(),
-			)
-		}
+		g.strAddr(s, dst)
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(buf)),
+			asm.Mov.Imm(asm.R2, int32(size)),
+			readFn(s.space).Call(),
+		)
 		g.strCompareBuf(buf, cmp, 0, label, when)
 		return
 	}
