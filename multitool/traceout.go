@@ -553,8 +553,9 @@ func LostMessage(n uint64) string {
 //	message    the formatted message
 //	kstack, ustack  frames leaf first, [{"addr":"0x..","sym":"name+0xoff",
 //	           "module":...}], only when collected (stack id >= 0) from
-//	           ev.KAddrs and ev.UAddrs; kstack_error, ustack_error: the
-//	           negative errno when collecting failed
+//	           ev.KAddrs and ev.UAddrs; an empty stack (-EFAULT) is [];
+//	           kstack_error, ustack_error: why collecting failed otherwise
+//	           (see StackError), as a string
 //
 // Invalid UTF-8 is replaced by U+FFFD. sym may be nil. It fails only when
 // ev is nil.
@@ -692,14 +693,16 @@ func trJSONFrame(b []byte, addr uint64, user bool, pid uint32, sym Symbolizer) [
 }
 
 func trJSONStack(b []byte, key string, id int32, addrs []uint64, user bool, pid uint32, sym Symbolizer) []byte {
-	switch {
+	switch reason, empty := StackError(id); {
 	case id == -1:
 		return b
+	case empty:
+		addrs = nil
 	case id < 0:
 		b = append(b, `,"`...)
 		b = append(b, key...)
 		b = append(b, `_error":`...)
-		return strconv.AppendInt(b, int64(id), 10)
+		return trJSONString(b, reason)
 	}
 	b = append(b, `,"`...)
 	b = append(b, key...)

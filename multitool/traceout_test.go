@@ -525,7 +525,7 @@ func TestTraceJSON(t *testing.T) {
 			map[string]any{"addr": "0xffffffff81234565", "sym": "vfs_read+0x5"},
 			map[string]any{"addr": "0xffffffff90000000"},
 		},
-		"ustack_error": json.Number("-14"),
+		"ustack": []any{},
 	}
 	for k, w := range want {
 		if have := fmt.Sprint(m[k]); have != fmt.Sprint(w) {
@@ -583,5 +583,18 @@ func TestTraceJSONAllocsSmall(t *testing.T) {
 	})
 	if allocs > 16 { // about 5 normally, more under -race
 		t.Errorf("TraceJSON allocates %v times per event", allocs)
+	}
+}
+
+// TestTraceJSONStackErrors: an empty stack is [], a failed one names why
+// (never a raw errno).
+func TestTraceJSONStackErrors(t *testing.T) {
+	ev := &TraceEvent{Time: traceClock.BootNS, PID: 1, TID: 1, Comm: "init", KStack: -14, UStack: -17}
+	b, err := TraceJSON(ev, "t", "", traceClock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"kstack":[]`) || !strings.Contains(string(b), `"ustack_error":"stack map hash collision"`) {
+		t.Errorf("stacks: %s", b)
 	}
 }
