@@ -598,3 +598,49 @@ func TestTraceJSONStackErrors(t *testing.T) {
 		t.Errorf("stacks: %s", b)
 	}
 }
+
+// TestTraceStringStatusGolden decodes strings with each status byte the
+// programs write (read, truncated, fault, NULL), counts the faults in the
+// decoder and renders the text and JSON output.
+func TestTraceStringStatusGolden(t *testing.T) {
+	mk := func(status byte) *recordBuilder {
+		r := newRecord(traceClock.BootNS, 42, 43, 0, 0, 0, "cat", -1, -1, 0)
+		for i, st := range []byte{compile.StrOK, compile.StrTruncated, compile.StrFault, compile.StrNull} {
+			if i == 0 {
+				st = status
+			}
+			b := make([]byte, 9)
+			if st == compile.StrOK || st == compile.StrTruncated {
+				copy(b, "filename")
+			}
+			b[8] = st
+			r.add(compile.FieldStr, 9, "%s", fmt.Sprintf("arg%d", i+1), b)
+		}
+		return r
+	}
+	verbs, err := specparse.ParseFormat("[%s] [%s] [%-9s] [%s]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	var d TraceDecoder
+	var ev TraceEvent
+	for _, st := range []byte{compile.StrOK, compile.StrFault} {
+		r := mk(st)
+		if err := d.Decode(r.rec, &r.layout, &ev); err != nil {
+			t.Fatal(err)
+		}
+		msg := FormatMessage(verbs, ev.Values, nil, ev.PID)
+		fmt.Fprintf(&out, "%s\n", msg)
+		j, err := TraceJSON(&ev, "f", msg, traceClock, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s\n", j)
+	}
+	fmt.Fprintf(&out, "faults: %d\n", d.Faults)
+	if d.Faults != 3 {
+		t.Errorf("Faults = %d, want 3", d.Faults)
+	}
+	trGolden(t, "strstatus.golden", out.String())
+}

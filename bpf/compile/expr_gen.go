@@ -803,7 +803,8 @@ func (g *codegen) strCompareBuf(buf int16, cmp []byte, want int32, label string,
 }
 
 // storeString writes a %s argument into the record at off: the string,
-// NUL-terminated within ss bytes, then a truncation flag byte.
+// NUL-terminated within ss bytes, then a status byte (StrOK,
+// StrTruncated, StrFault, StrNull).
 func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 	ss := g.ss
 	flagOff := int16(off + ss)
@@ -833,6 +834,15 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 			asm.Mov.Reg(asm.R1, asm.R7),
 			asm.Add.Imm(asm.R1, int32(off)),
 			asm.FnProbeReadUser.Call(),
+		)
+		read := g.newLabel()
+		g.emit(
+			asm.JEq.Imm(asm.R0, 0, read),
+			asm.StoreImm(asm.R7, flagOff, StrFault, asm.Byte),
+			asm.Mov.Imm(dst, 0),
+		)
+		g.bind(read)
+		g.emit(
 			asm.Mov.Reg(asm.R1, asm.R7),
 			asm.Add.Reg(asm.R1, dst),
 			asm.StoreImm(asm.R1, int16(off), 0, asm.Byte),
@@ -846,11 +856,15 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 		// The whole array fits: copy it and terminate it.
 		g.strAddr(s, dst)
 		toRecord(s.n)
+		read := g.newLabel()
 		g.emit(
 			readFn(s.space).Call(),
 			asm.StoreImm(asm.R7, int16(off+s.n), 0, asm.Byte),
-			asm.StoreImm(asm.R7, flagOff, 0, asm.Byte),
+			asm.StoreImm(asm.R7, flagOff, StrOK, asm.Byte),
+			asm.JEq.Imm(asm.R0, 0, read),
+			asm.StoreImm(asm.R7, flagOff, StrFault, asm.Byte),
 		)
+		g.bind(read)
 		return
 	}
 	g.strAddr(s, dst)
@@ -858,16 +872,31 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 	if s.kind == strDataLoc {
 		space = SpaceKernel
 	}
+	null, done, end := g.newLabel(), g.newLabel(), g.newLabel()
+	if s.kind != strDataLoc {
+		g.emit(asm.JEq.Imm(asm.R3, 0, null))
+	}
 	toRecord(ss)
 	// The helper returns the bytes copied including the NUL: ss means the
-	// buffer filled up (the string was truncated, or exactly fit).
-	done := g.newLabel()
+	// buffer filled up (the string was truncated, or exactly fit); a
+	// negative value that the read failed (the helper zeroes the buffer).
 	g.emit(
 		readStrFn(space).Call(),
-		asm.Mov.Imm(asm.R1, 0),
+		asm.Mov.Imm(asm.R1, StrFault),
+		asm.JSLT.Imm(asm.R0, 0, done),
+		asm.Mov.Imm(asm.R1, StrOK),
 		asm.JNE.Imm(asm.R0, int32(ss), done),
-		asm.Mov.Imm(asm.R1, 1),
+		asm.Mov.Imm(asm.R1, StrTruncated),
 	)
 	g.bind(done)
 	g.emit(asm.StoreMem(asm.R7, flagOff, asm.R1, asm.Byte))
+	if s.kind != strDataLoc {
+		g.emit(asm.Ja.Label(end))
+		g.bind(null)
+		g.emit(
+			asm.StoreImm(asm.R7, int16(off), 0, asm.Byte),
+			asm.StoreImm(asm.R7, flagOff, StrNull, asm.Byte),
+		)
+		g.bind(end)
+	}
 }

@@ -65,3 +65,73 @@ func TestKernelExecComm(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelExecStringStatus checks the status byte of %s records: a
+// string on a page that is mapped but not faulted in cannot be read by a
+// BPF program (it cannot take page faults) and is marked as a fault, as
+// is a bad address, while NULL is marked as NULL.
+func TestKernelExecStringStatus(t *testing.T) {
+	r := newExecRunner(t)
+	obj := newUserObjects()
+	defer obj.keepAlive()
+	untouched, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(untouched)
+	addr := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(untouched))))
+	tagged := append([]byte(nil), obj.sample...)
+	defer runtime.KeepAlive(tagged)
+	for _, tc := range []struct {
+		name string
+		spec string
+		args map[int]uint64
+		want string
+	}{
+		{"read", `f "%s", msg`, nil, `"hello"`},
+		{"page not present", `f "%s", msg`, map[int]uint64{5: addr}, `"" fault`},
+		{"bad address", `f "%s", msg`, map[int]uint64{5: 1}, `"" fault`},
+		{"NULL", `f "%s", msg`, map[int]uint64{5: 0}, `"" null`},
+		{"char array not present", `f "%s", s->tag`, map[int]uint64{4: addr}, `"" fault`},
+		{"char array read", `f "%s", s->tag`, nil, `"tagvalue"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []uint64{0, 0, 0, ptr(obj.file), ptr(obj.sample), ptr(obj.msg), 2, 0}
+			for i, v := range tc.args {
+				args[i] = v
+			}
+			got, _, _ := r.run(t, tc.spec, execArgs(true), CheckOptions{}, args...)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("%s: got %q, want %s", tc.spec, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestKernelExecGoStringStatus runs Go string arguments (pointer and
+// length) through BPF_PROG_RUN: exact bytes, truncation at the string
+// size, and a fault marked when the bytes cannot be read.
+func TestKernelExecGoStringStatus(t *testing.T) {
+	r := newExecRunner(t)
+	data := []byte("alphabetagamma")
+	defer runtime.KeepAlive(data)
+	pc := rawArgs([]Arg{{Name: "name", Kind: ArgGoString, Off: 0, Off2: 8, Size: 8, User: true}})
+	for _, tc := range []struct {
+		name     string
+		ptr, len uint64
+		ss       int
+		want     string
+	}{
+		{"exact", ptr(data), 5, 0, `"alpha"`},
+		{"empty", 0, 0, 0, `""`},
+		{"truncated", ptr(data), 14, 8, `"alphabe"+`},
+		{"fault", 1, 5, 0, `"" fault`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := r.run(t, `f "%s", name`, pc, CheckOptions{StringSize: tc.ss}, tc.ptr, tc.len)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("got %q, want %s", got, tc.want)
+			}
+		})
+	}
+}
