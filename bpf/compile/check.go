@@ -39,16 +39,22 @@ import (
 // pointer annotated @user or whose BTF type carries the "user" type tag
 // points to user memory, and a pointer loaded from memory points into the
 // same space as the memory it was loaded from. A failed read yields 0 (or
-// an empty string). __be16/32/64 values are byte-swapped after loading;
-// bitfields are extracted and sign-extended when signed.
+// a string marked as a fault). __be16/32/64 values are byte-swapped after
+// loading; bitfields are extracted and sign-extended when signed. A char *
+// string in kernel space is the exception: it is read from user or kernel
+// memory by its address at run time (the __user tag is missing from the
+// BTF of kernels built without type tags).
 //
 // Strings. char pointers, char arrays, $comm and __data_loc char[] fields
-// are strings: they print with %s (at most StringSize bytes, with a flag
-// when the buffer filled up) and compare with string literals using == and
-// != or STRCMP("lit", s) (either order). Unlike bcc, whose STRCMP is a
-// prefix match, the comparison is exact: "test" does not equal
-// "test.txt". A char array equals a literal when its bytes up to the first
-// NUL (or all of them) are the literal.
+// are strings: they print with %s (at most StringSize bytes, with a status
+// byte: read, truncated, fault or NULL) and compare with string literals
+// using == and != or STRCMP("lit", s) (either order). Unlike bcc, whose
+// STRCMP is a prefix match, the comparison is exact: "test" does not equal
+// "test.txt", and $comm == "cat" does not match "catalina". A char array
+// equals a literal when its bytes up to the first NUL (or all of them) are
+// the literal. The kernel keeps 15 characters of a task's name, so $comm
+// compares with the first 15 bytes of a longer literal.
+
 //
 // printf. As in bcc, an argument is converted to the verb's C type before
 // it is stored (%d to int, %u and %x to unsigned int, %ld to long, %llx to

@@ -360,7 +360,8 @@ func TestKernelExecTrace(t *testing.T) {
 
 		// Address spaces: in a kernel-memory probe, user pointers need
 		// @user (or a __user tag) to be read.
-		{"kernel read of user pointer fails", `f "%d %s", file->f_count, msg`, nil, true, 0, []string{"0", `"" fault`}},
+		{"kernel read of user pointer fails", `f "%d", file->f_count`, nil, true, 0, []string{"0"}},
+		{"kernel-space char * at a user address reads user memory", `f (msg == "hello") "%s %s", msg, file@user->f_path.dentry->d_name.name`, nil, true, 0, []string{`"hello"`, `"passwd"`}},
 		{"@user", `f "%d %s %s", file@user->f_count, msg@user, file@user->f_path.dentry->d_name.name`, nil, true, 0, []string{"-3", `"hello"`, `"passwd"`}}, // pointers loaded from user memory are user pointers
 		{"@user on member", `f "%s", file@user->f_path.dentry@user->d_name.name@user`, nil, true, 0, []string{`"passwd"`}},
 		{"__user tag", `f "%s", file@user->f_ubuf`, nil, true, 0, []string{`"from user"`}},

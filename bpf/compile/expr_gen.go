@@ -628,6 +628,31 @@ func (g *codegen) strAddr(s *strSource, dst asm.Register) {
 	g.emit(asm.Mov.Reg(asm.R3, dst))
 }
 
+// callReadStr calls bpf_probe_read_{user,kernel}_str for s, with R1-R3
+// set up. A char pointer in kernel space (a kernel probe's char *
+// argument, or one loaded from a kernel struct) may still point to user
+// memory: kernels built without BTF type tags don't mark __user pointers,
+// so do_sys_openat2's filename looks like a kernel string. Such strings
+// pick the helper at run time by the address's top bit, which on x86-64
+// splits user addresses (below 0x0000800000000000, or 0x0100000000000000
+// with 5-level paging) from kernel ones; probe_read_kernel would refuse
+// a user address. Other strings use the helper of their space.
+func (g *codegen) callReadStr(s *strSource, space AddrSpace) {
+	if s.kind != strPtr || space != SpaceKernel {
+		g.emit(readStrFn(space).Call())
+		return
+	}
+	kern, done := g.newLabel(), g.newLabel()
+	g.emit(
+		asm.JSLT.Imm(asm.R3, 0, kern),
+		asm.FnProbeReadUserStr.Call(),
+		asm.Ja.Label(done),
+	)
+	g.bind(kern)
+	g.emit(asm.FnProbeReadKernelStr.Call())
+	g.bind(done)
+}
+
 func readStrFn(space AddrSpace) asm.BuiltinFunc {
 	if space == SpaceUser {
 		return asm.FnProbeReadUserStr
@@ -711,8 +736,8 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 		asm.Mov.Reg(asm.R1, asm.RFP),
 		asm.Add.Imm(asm.R1, int32(buf)),
 		asm.Mov.Imm(asm.R2, int32(size)),
-		readStrFn(space).Call(),
 	)
+	g.callReadStr(s, space)
 	cmp = []byte(lit)
 	if len(lit) == 0 {
 		// Kernels before 6.13 return 0, not 1, for an empty string
@@ -880,8 +905,8 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 	// The helper returns the bytes copied including the NUL: ss means the
 	// buffer filled up (the string was truncated, or exactly fit); a
 	// negative value that the read failed (the helper zeroes the buffer).
+	g.callReadStr(s, space)
 	g.emit(
-		readStrFn(space).Call(),
 		asm.Mov.Imm(asm.R1, StrFault),
 		asm.JSLT.Imm(asm.R0, 0, done),
 		asm.Mov.Imm(asm.R1, StrOK),

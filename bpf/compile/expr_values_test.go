@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -134,4 +135,46 @@ func TestKernelExecGoStringStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKernelExecStringAddressSpace checks how a kernel probe reads a char *
+// whose type doesn't say where it points (kernels without BTF type tags
+// lose __user): by the address, user memory below the x86-64 split and
+// kernel memory above it, for %s and for comparisons.
+func TestKernelExecStringAddressSpace(t *testing.T) {
+	r := newExecRunner(t)
+	obj := newUserObjects()
+	defer obj.keepAlive()
+	pc := execArgs(false) // a kernel probe: pointers are kernel pointers
+	pc.Kernel = kernelTypes(t)
+	args := []uint64{0, 0, 0, ptr(obj.file), ptr(obj.sample), ptr(obj.msg), 2, 0}
+	for _, tc := range []struct {
+		spec string
+		want string
+	}{
+		{`f "%s", msg`, `"hello"`},
+		{`f (msg == "hello") "%d", 1`, "1"},
+		{`f (STRCMP("hello", msg)) "%d", 1`, "1"},
+		// A kernel address: the task's comm, as a char *.
+		{`f "%s", (char *)&$task->comm`, `"` + threadComm(t) + `"`},
+		{`f ((char *)&$task->comm == "` + threadComm(t) + `") "%d", 1`, "1"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			got, _, _ := r.run(t, tc.spec, pc, CheckOptions{}, args...)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("got %q, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// threadComm is the calling thread's comm.
+func threadComm(t *testing.T) string {
+	b, err := os.ReadFile("/proc/thread-self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
