@@ -53,7 +53,9 @@ import (
 // "test.txt", and $comm == "cat" does not match "catalina". A char array
 // equals a literal when its bytes up to the first NUL (or all of them) are
 // the literal. The kernel keeps 15 characters of a task's name, so $comm
-// compares with the first 15 bytes of a longer literal.
+// compares with the first 15 bytes of a longer literal.//
+// Untyped arguments (no BTF or DWARF: Arg.Type nil, or the bare u64 of
+// UntypedU64) print with %s as the string they point to, as bcc does.
 
 //
 // printf. As in bcc, an argument is converted to the verb's C type before
@@ -188,6 +190,9 @@ type operand struct {
 	node          irNode    // opValue: the value; opLvalue: the address
 	bitOff, bitSz int
 	str           *strSource // opString
+	// untyped says the value is a probe argument whose type nobody knows
+	// (see IsUntyped): it may be a char *, so %s reads a string from it.
+	untyped bool
 }
 
 var invalid = operand{}
@@ -336,7 +341,7 @@ func describe(op operand) string {
 // record stores what is known about e in the side table.
 func (c *checker) record(e specparse.Expr, op operand) {
 	ti := TypeInfo{Type: op.typ}
-	if op.kind == opLvalue || op.kind == opString || isPointer(op.typ) {
+	if op.kind == opLvalue || op.kind == opString || isPointer(op.typ) || op.untyped {
 		ti.Space = op.space
 		if op.kind == opLvalue && isPointer(op.typ) && userTagged(pointee(op.typ)) {
 			ti.Space = SpaceUser
@@ -360,7 +365,7 @@ func stringy(op operand) bool {
 		if a, ok := underlying(op.typ).(*ebtf.Array); ok && op.kind == opLvalue {
 			return isCharType(a.Type)
 		}
-		return isPointer(op.typ) && isCharType(pointee(op.typ))
+		return (isPointer(op.typ) && isCharType(pointee(op.typ))) || op.untyped
 	}
 	return false
 }
@@ -379,11 +384,29 @@ func (c *checker) asString(e specparse.Expr, op operand) (*strSource, bool) {
 			return &strSource{kind: strArray, addr: op.node, space: op.space, n: int(a.Nelems)}, true
 		}
 	case opValue:
-		if isPointer(op.typ) && isCharType(pointee(op.typ)) {
+		if (isPointer(op.typ) && isCharType(pointee(op.typ))) || op.untyped {
 			return &strSource{kind: strPtr, addr: op.node, space: op.space}, true
 		}
 	}
 	return nil, false
+}
+
+// UntypedU64 is the type to give a probe argument or return value whose
+// type is unknown (no BTF or DWARF for it): an 8-byte integer that %s
+// also accepts as a pointer to a string, as bcc does for readline's
+// retval. A nil Arg.Type means the same.
+var UntypedU64 ebtf.Type = &ebtf.Int{Name: "u64", Size: 8}
+
+// IsUntyped reports whether t stands for an unknown type: nil,
+// UntypedU64, or an integer of its shape (a bare "u64" Int, not a typedef:
+// BTF and DWARF describe u64 and uint64_t as typedefs, so only btool's own
+// defaults and signatures naming u64 look like this).
+func IsUntyped(t ebtf.Type) bool {
+	if t == nil || t == UntypedU64 {
+		return true
+	}
+	i, ok := t.(*ebtf.Int)
+	return ok && i.Name == "u64" && i.Size == 8 && i.Encoding == 0
 }
 
 // expr checks e and records its type.
@@ -595,7 +618,8 @@ func (c *checker) argOperand(at specparse.Expr, a *Arg) operand {
 			c.errAt(at, "%s: unsupported argument size %d", describeArg(a), a.Size)
 			return invalid
 		}
-		return operand{kind: opValue, typ: t, space: space, node: c.argNode(a, it, t)}
+		untyped := IsUntyped(a.Type) && a.Size == 8 && a.Kind != ArgConst
+		return operand{kind: opValue, typ: t, space: space, node: c.argNode(a, it, t), untyped: untyped}
 	}
 	switch underlying(t).(type) {
 	case *ebtf.Struct, *ebtf.Union, *ebtf.Array:

@@ -178,3 +178,24 @@ func threadComm(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// TestKernelExecUntypedString reads %s from arguments without a type (a
+// user function without DWARF, bcc's `r:bash:readline "%s", retval`): the
+// value is taken as a pointer to a string, in user memory for uprobes and
+// by its address for kernel probes; %d still prints the number.
+func TestKernelExecUntypedString(t *testing.T) {
+	r := newExecRunner(t)
+	msg := []byte("readline\x00")
+	defer runtime.KeepAlive(msg)
+	for _, user := range []bool{true, false} {
+		pc := rawArgs([]Arg{
+			{Kind: ArgCtx, Off: 0, Size: 8},                   // arg1: nil type
+			{Kind: ArgCtx, Off: 8, Size: 8, Type: UntypedU64}, // arg2: the retval default
+		})
+		pc.UserMemory = user
+		got, _, _ := r.run(t, `f (arg2 == "readline") "%s %s %d", arg1, arg2, arg1 == 0`, pc, CheckOptions{}, ptr(msg), ptr(msg))
+		if want := `"readline"|"readline"|0`; strings.Join(got, "|") != want {
+			t.Errorf("user memory %v: got %q, want %s", user, got, want)
+		}
+	}
+}

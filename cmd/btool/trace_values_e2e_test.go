@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,6 +49,47 @@ func TestKernelTraceCommExact(t *testing.T) {
 	for _, l := range lines {
 		if f := strings.Fields(l); len(f) < 5 || f[2] != "cat" || f[4] != "cat" {
 			t.Errorf("line %q is not from cat", l)
+		}
+	}
+}
+
+// buildCNoDWARF compiles testdata/c/src without debug info, so its
+// functions have symbols but no types.
+func buildCNoDWARF(t *testing.T, src string) string {
+	t.Helper()
+	if os.Getenv("BTOOL_WORKLOADS") != "" {
+		t.Skip("no compiler in the VM")
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skipf("no gcc: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(src, ".c")+"-nodwarf")
+	cmd := exec.Command(gcc, "-O1", "-g0", "-fno-omit-frame-pointer", "-o", out, filepath.Join(testutil.RepoRoot(), "testdata", "c", src))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cmd, err, b)
+	}
+	return out
+}
+
+// TestKernelTraceUntypedString prints %s of an argument of a function
+// without DWARF: the untyped u64 is read as a user-space string, as bcc's
+// trace does (the README's `r:bash:readline "%s", retval`).
+func TestKernelTraceUntypedString(t *testing.T) {
+	requireRoot(t)
+	bin := buildCNoDWARF(t, "calls.c")
+	const n = 2
+	w := startWorkload(t, bin, strconv.Itoa(n))
+	tr := startBtool(t, "trace", "-p", strconv.Itoa(w.pid), `p:`+bin+`:work_gamma "x=%d s=%s", arg1, arg2`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	lines := traceLines(out, "")
+	if len(lines) != 3*n {
+		t.Fatalf("want %d lines, got %d:\n%s\nstderr:\n%s", 3*n, len(lines), out, tr.err.String())
+	}
+	for _, l := range lines {
+		if !strings.HasSuffix(l, " s=x") {
+			t.Errorf("line %q does not end in s=x", l)
 		}
 	}
 }
