@@ -605,6 +605,10 @@ func (c *checker) argOperand(at specparse.Expr, a *Arg) operand {
 	if a.User || c.pc.UserMemory || userTagged(t) || (isPointer(t) && userTagged(pointee(t))) {
 		space = SpaceUser
 	}
+	if a.Kind == ArgUnavailable {
+		c.errAt(at, "%s can't be read: %s", specparse.ExprString(at), a.Reason)
+		return invalid
+	}
 	if a.Kind == ArgDataLoc {
 		return operand{kind: opString, typ: t, space: SpaceKernel, str: &strSource{kind: strDataLoc, arg: a}}
 	}

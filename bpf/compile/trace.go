@@ -45,6 +45,11 @@ const (
 	// (pt_regs offsets). It is a string of exactly that length, read from
 	// user memory; Go strings have no terminating NUL.
 	ArgGoString
+	// ArgUnavailable is a parameter the probe cannot read: passed on the
+	// stack, in SSE registers (floats), or split over registers that are
+	// not contiguous in pt_regs. Reason says which; the checker reports it
+	// when the argument is used. Its place keeps later arguments' numbers.
+	ArgUnavailable
 )
 
 // Arg is one value a probe can read: argN, retval, a named parameter or a
@@ -62,6 +67,9 @@ type Arg struct {
 	// User says a pointer in this argument points to user memory: uprobe
 	// and USDT arguments, syscall arguments, __user parameters.
 	User bool
+	// Reason says why an ArgUnavailable argument can't be read ("passed
+	// on the stack", ...).
+	Reason string
 }
 
 // ProbeContext describes what a program attached in Mode sees. It is built
