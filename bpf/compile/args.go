@@ -252,27 +252,150 @@ func sysvMembers(members []ebtf.Member, base int, leaf func(off, size int, sse b
 }
 
 // GoArgs returns arguments of a Go function under ABIInternal (Go 1.17+ on
-// amd64): integer and pointer parameters in RAX, RBX, RCX, RDI, RSI, R8-R11.
-// A string takes two registers (pointer, length), a slice three and an
-// interface two; the value shown is the first word. Parameters that don't
-// fit in registers are left out.
+// amd64), one per parameter, assigned as the Go compiler does
+// (cmd/compile/abi-internal.md): integers, pointers, maps, channels and
+// funcs take the next of RAX, RBX, RCX, RDI, RSI, R8-R11; floats take
+// X0-X14 separately (complex numbers two); strings, interfaces and slices
+// are two, two and three integer registers; structs and arrays of one
+// element are assigned field by field. A parameter that doesn't fit in
+// the registers left, or holds an array of more than one element, goes
+// to the stack as a whole and the registers stay free for later ones.
+//
+// A string is ArgGoString (pointer and length). Another value in several
+// registers shows its first integer word (a slice's data pointer, an
+// interface's type word), typed as that word. Float parameters and
+// parameters on the stack are ArgUnavailable: pt_regs has no X registers,
+// and a uprobe at entry doesn't see the caller's stack frame as Go lays it
+// out.
 func GoArgs(params []ParamType) []Arg {
-	var args []Arg
-	i := 0
+	var abi goABI
+	args := make([]Arg, 0, len(params))
 	for _, p := range params {
-		words := goWords(p.Type)
-		if i+words > len(goRegs) {
-			break
-		}
-		a := regArg(p, goRegs[i], true)
-		if isGoString(p.Type) {
-			a.Kind = ArgGoString
-			a.Off2, _ = PtRegsOffset(goRegs[i+1])
-		}
-		args = append(args, a)
-		i += words
+		args = append(args, abi.arg(p))
 	}
 	return args
+}
+
+// GoResults returns the registers of a Go function's results at its RET
+// instructions: ABIInternal assigns results like parameters, from RAX and
+// X0 again. The arguments are named by results (use "retval" for the
+// first).
+func GoResults(results []ParamType) []Arg {
+	var abi goABI
+	args := make([]Arg, 0, len(results))
+	for _, r := range results {
+		args = append(args, abi.arg(r))
+	}
+	return args
+}
+
+// GoRet is retval of a Go function with one result of type t (nil:
+// unknown, RAX), for ProbeContext.Ret: a string result is ArgGoString in
+// RAX and RBX, a float result ArgUnavailable (it is in X0).
+func GoRet(t ebtf.Type) *Arg {
+	a := GoResults([]ParamType{{Name: "retval", Type: t}})[0]
+	return &a
+}
+
+// goABI assigns Go values to registers in order.
+type goABI struct {
+	nextInt, nextFloat int
+}
+
+// goFloatRegs is the number of X registers ABIInternal uses (X0-X14; X15
+// is the zero register).
+const goFloatRegs = 15
+
+// goAssignment is where one value went: integer registers (pt_regs names)
+// with the type of the first, and X register numbers.
+type goAssignment struct {
+	ints      []string
+	firstType ebtf.Type
+	floats    []int
+}
+
+func (s *goABI) arg(p ParamType) Arg {
+	saved := *s
+	var as goAssignment
+	why := s.assign(p.Type, &as)
+	if why != "" {
+		*s = saved // the whole value goes to the stack
+		return unavailable(p, "passed on the stack ("+why+")")
+	}
+	switch {
+	case isGoString(p.Type):
+		a := regArg(p, as.ints[0], true)
+		a.Kind = ArgGoString
+		a.Off2, _ = PtRegsOffset(as.ints[1])
+		return a
+	case len(as.ints) == 0 && len(as.floats) > 0:
+		return unavailable(p, fmt.Sprintf("floating point, passed in X%d, which pt_regs doesn't hold", as.floats[0]))
+	case len(as.ints) == 0:
+		return unavailable(p, "zero-sized, passed in no register")
+	}
+	t := p.Type
+	if t != nil {
+		t = as.firstType // the first word of a struct, slice or interface
+	}
+	return regArg(ParamType{Name: p.Name, Type: t}, as.ints[0], true)
+}
+
+// assign register-assigns a value of type t (nil: one integer word) into
+// as, and returns why it can't be, or "".
+func (s *goABI) assign(t ebtf.Type, as *goAssignment) string {
+	if t == nil {
+		return s.assignInt(nil, as)
+	}
+	switch u := ebtf.UnderlyingType(t).(type) {
+	case *ebtf.Int:
+		if u.Size > 8 {
+			return "an integer wider than a register"
+		}
+		return s.assignInt(t, as)
+	case *ebtf.Float:
+		n := 1
+		if isComplex(u) {
+			n = 2
+		}
+		for range n {
+			if s.nextFloat >= goFloatRegs {
+				return "the float registers ran out"
+			}
+			as.floats = append(as.floats, s.nextFloat)
+			s.nextFloat++
+		}
+		return ""
+	case *ebtf.Struct:
+		for _, m := range u.Members {
+			if why := s.assign(m.Type, as); why != "" {
+				return why
+			}
+		}
+		return ""
+	case *ebtf.Array:
+		switch u.Nelems {
+		case 0:
+			return ""
+		case 1:
+			return s.assign(u.Type, as)
+		}
+		return "an array of more than one element"
+	case *ebtf.Union:
+		return "a union"
+	}
+	return s.assignInt(t, as) // pointers, maps, channels, funcs
+}
+
+func (s *goABI) assignInt(t ebtf.Type, as *goAssignment) string {
+	if s.nextInt >= len(goRegs) {
+		return "the integer registers ran out"
+	}
+	if len(as.ints) == 0 {
+		as.firstType = t
+	}
+	as.ints = append(as.ints, goRegs[s.nextInt])
+	s.nextInt++
+	return ""
 }
 
 // isGoString reports whether t is Go's string header as DWARF describes
@@ -284,22 +407,6 @@ func isGoString(t ebtf.Type) bool {
 	st, ok := ebtf.UnderlyingType(t).(*ebtf.Struct)
 	return ok && st.Name == "string" && st.Size == 16 && len(st.Members) == 2 &&
 		st.Members[0].Name == "str" && st.Members[1].Name == "len"
-}
-
-// goWords is how many integer registers a Go value of type t occupies.
-func goWords(t ebtf.Type) int {
-	if t == nil {
-		return 1
-	}
-	switch u := ebtf.UnderlyingType(t).(type) {
-	case *ebtf.Struct:
-		n := int(u.Size+7) / 8
-		if n < 1 {
-			n = 1
-		}
-		return n
-	}
-	return 1
 }
 
 func regArg(p ParamType, reg string, user bool) Arg {

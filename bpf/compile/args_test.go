@@ -126,3 +126,107 @@ func TestCheckUnavailableArg(t *testing.T) {
 		t.Fatalf("a: %v", err)
 	}
 }
+
+// Go types as DWARF describes them, lowered to BTF.
+var (
+	goInt     = &ebtf.Int{Name: "int", Size: 8, Encoding: ebtf.Signed}
+	goUint8   = &ebtf.Int{Name: "uint8", Size: 1}
+	goBool    = &ebtf.Int{Name: "bool", Size: 1, Encoding: ebtf.Bool}
+	goF64     = &ebtf.Float{Name: "float64", Size: 8}
+	goF32     = &ebtf.Float{Name: "float32", Size: 4}
+	goC128    = &ebtf.Float{Name: "complex128", Size: 16}
+	goPtr     = &ebtf.Pointer{Target: goUint8}
+	goString  = &ebtf.Struct{Name: "string", Size: 16, Members: []ebtf.Member{{Name: "str", Type: goPtr}, {Name: "len", Type: goInt, Offset: 64}}}
+	goSlice   = &ebtf.Struct{Name: "[]uint8", Size: 24, Members: []ebtf.Member{{Name: "array", Type: goPtr}, {Name: "len", Type: goInt, Offset: 64}, {Name: "cap", Type: goInt, Offset: 128}}}
+	goIface   = &ebtf.Typedef{Name: "error", Type: &ebtf.Struct{Name: "runtime.iface", Size: 16, Members: []ebtf.Member{{Name: "tab", Type: goPtr}, {Name: "data", Type: goPtr, Offset: 64}}}}
+	goPoint   = &ebtf.Struct{Name: "main.point", Size: 16, Members: []ebtf.Member{{Name: "x", Type: goF64}, {Name: "n", Type: goInt, Offset: 64}}}
+	goPair32  = &ebtf.Struct{Name: "main.pair", Size: 8, Members: []ebtf.Member{{Name: "a", Type: &ebtf.Int{Name: "int32", Size: 4, Encoding: ebtf.Signed}}, {Name: "b", Type: &ebtf.Int{Name: "int32", Size: 4, Encoding: ebtf.Signed}, Offset: 32}}}
+	goArr1    = &ebtf.Array{Type: goInt, Index: goInt, Nelems: 1}
+	goArr2    = &ebtf.Array{Type: goInt, Index: goInt, Nelems: 2}
+	goEmpty   = &ebtf.Struct{Name: "struct {}", Size: 0}
+	goMapType = &ebtf.Typedef{Name: "map[string]int", Type: &ebtf.Pointer{Target: &ebtf.Struct{Name: "hash", Size: 48}}}
+)
+
+// TestGoArgs checks Go's ABIInternal register assignment: floats use X
+// registers and don't shift integer arguments, strings/slices/interfaces
+// and structs take a register per word (field by field: two int32s take
+// two), arrays of one element are their element, a value that doesn't fit
+// goes to the stack whole and leaves the registers to later arguments.
+func TestGoArgs(t *testing.T) {
+	nine := []ebtf.Type{goInt, goInt, goInt, goInt, goInt, goInt, goInt, goInt, goInt}
+	fifteen := make([]ebtf.Type, 15)
+	for i := range fifteen {
+		fifteen[i] = goF64
+	}
+	for _, tc := range []struct {
+		name   string
+		params []ParamType
+		want   string
+	}{
+		{"ints", params(goInt, goPtr, goBool, goMapType), "a:ax b:bx c:cx d:di"},
+		{"nine ints", params(nine...), "a:ax b:bx c:cx d:di e:si f:r8 g:r9 h:r10 i:r11"},
+		{"tenth on the stack", params(append(nine, goInt)...), "a:ax b:bx c:cx d:di e:si f:r8 g:r9 h:r10 i:r11 j:-passed on the stack (the integer registers ran out)"},
+		{"floats don't shift ints", params(goInt, goF64, goInt, goF32, goString, goInt), "a:ax b:-floating point, passed in X0, which pt_regs doesn't hold c:bx d:-floating point, passed in X1, which pt_regs doesn't hold e:cx+di f:si"},
+		{"complex takes two X", params(goC128, goF64, goInt), "a:-floating point, passed in X0, which pt_regs doesn't hold b:-floating point, passed in X2, which pt_regs doesn't hold c:ax"},
+		{"sixteenth float on the stack", params(append(fifteen, goF64, goInt)...), ""},
+		{"string", params(goString, goInt), "a:ax+bx b:cx"},
+		{"slice takes three", params(goSlice, goInt), "a:ax b:di"},
+		{"interface takes two", params(goIface, goInt), "a:ax b:cx"},
+		{"struct field by field", params(goPair32, goInt), "a:ax b:cx"},
+		{"struct with a float", params(goPoint, goInt), "a:ax b:bx"},
+		{"array of one", params(goArr1, goInt), "a:ax b:bx"},
+		{"array of two on the stack", params(goArr2, goInt), "a:-passed on the stack (an array of more than one element) b:ax"},
+		{"zero-sized", params(goEmpty, goInt), "a:-zero-sized, passed in no register b:ax"},
+		{"slice that no longer fits", params(goInt, goInt, goInt, goInt, goInt, goInt, goInt, goSlice, goInt), "a:ax b:bx c:cx d:di e:si f:r8 g:r9 h:-passed on the stack (the integer registers ran out) i:r10"},
+		{"untyped", []ParamType{{Name: "a"}, {Name: "b"}}, "a:ax b:bx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			have := placement(GoArgs(tc.params))
+			if tc.name == "sixteenth float on the stack" {
+				// 15 floats in X0-X14, the 16th on the stack, the int in RAX.
+				if !strings.HasSuffix(have, "p:-passed on the stack (the float registers ran out) q:ax") {
+					t.Errorf("have %s", have)
+				}
+				return
+			}
+			if have != tc.want {
+				t.Errorf("\nhave %s\nwant %s", have, tc.want)
+			}
+		})
+	}
+}
+
+// TestGoArgTypes: a value in several registers is typed as its first
+// word, so a slice shows its data pointer.
+func TestGoArgTypes(t *testing.T) {
+	args := GoArgs(params(goSlice, goPair32, goIface))
+	for i, want := range []string{"uint8 *", "int32", "uint8 *"} {
+		if have := cType(args[i].Type); have != want {
+			t.Errorf("arg %d: type %s, want %s", i+1, have, want)
+		}
+	}
+}
+
+// TestGoRet checks the registers of Go results: from RAX (and X0) again.
+func TestGoRet(t *testing.T) {
+	for _, tc := range []struct {
+		typ  ebtf.Type
+		want string
+	}{
+		{nil, "retval:ax"},
+		{goInt, "retval:ax"},
+		{goString, "retval:ax+bx"},
+		{goF64, "retval:-floating point, passed in X0, which pt_regs doesn't hold"},
+		{goSlice, "retval:ax"},
+	} {
+		if have := placement([]Arg{*GoRet(tc.typ)}); have != tc.want {
+			t.Errorf("GoRet(%s) = %s, want %s", cType(tc.typ), have, tc.want)
+		}
+	}
+	if have := placement(GoResults([]ParamType{{"x", goF64}, {"n", goInt}, {"err", goIface}})); have != "x:-floating point, passed in X0, which pt_regs doesn't hold n:ax err:bx" {
+		t.Errorf("GoResults = %s", have)
+	}
+	if !GoRet(goInt).User {
+		t.Error("Go results are user memory")
+	}
+}

@@ -93,3 +93,31 @@ func TestKernelTraceUntypedString(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelTraceGoMixedABI traces a Go function whose parameters mix
+// floats and integers: under Go's register ABI the floats are in X
+// registers, so the integers and the string after them are in RBX, RCX+RDI
+// and RSI, not shifted by one register per float. Reading a float
+// parameter is refused with the reason.
+func TestKernelTraceGoMixedABI(t *testing.T) {
+	requireRoot(t)
+	bin := testutil.Workload(t, "gomixed")
+	w := startWorkload(t, bin, "-wait")
+	tr := startBtool(t, "trace", "-p", strconv.Itoa(w.pid), bin+`:main.mixed "a=%d b=%d s=%s c=%d", a, b, s, c`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	var msgs []string
+	for _, l := range traceLines(out, "") {
+		f := strings.Fields(l)
+		msgs = append(msgs, strings.Join(f[4:], " "))
+	}
+	want := []string{"a=0 b=10 s=go c=100", "a=1 b=11 s=go c=101", "a=2 b=12 s=go c=102"}
+	if strings.Join(msgs, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, want %q\n%s\nstderr:\n%s", msgs, want, out, tr.err.String())
+	}
+
+	b, err := exec.Command(testutil.BtoolBin(t), "trace", bin+`:main.mixed "%d", x`).CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "x can't be read: floating point, passed in X0") {
+		t.Fatalf("reading a float parameter: %v\n%s", err, b)
+	}
+}
