@@ -121,25 +121,3 @@ func TestKernelTraceGoMixedABI(t *testing.T) {
 		t.Fatalf("reading a float parameter: %v\n%s", err, b)
 	}
 }
-
-// TestKernelTraceUprobeEmptyKernelStack runs -K -U on a uprobe: the kernel
-// stack of a user function is empty (bpf_get_stackid returns -EFAULT),
-// which must print nothing rather than "-14" as if it were a frame, while
-// the user stack still prints.
-func TestKernelTraceUprobeEmptyKernelStack(t *testing.T) {
-	requireRoot(t)
-	bin := buildC(t, "calls.c", "-O0")
-	w := startWorkload(t, bin, "1")
-	tr := startBtool(t, "trace", "-K", "-U", "-p", strconv.Itoa(w.pid), `p:`+bin+`:work_alpha+4`)
-	w.run(t)
-	out := tr.stop(syscall.SIGINT)
-	t.Logf("output:\n%s", out)
-	if !strings.Contains(out, "        work_alpha+0x4 [") {
-		t.Fatalf("user stack missing:\n%s", out)
-	}
-	for _, l := range strings.Split(out, "\n") {
-		if s := strings.TrimSpace(l); s == "-14" || strings.HasPrefix(s, "[stack unavailable") {
-			t.Errorf("line %q: an empty kernel stack printed as an error", l)
-		}
-	}
-}
