@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btool/btool/dwarfinfo"
 	"github.com/btool/btool/internal/kallsyms"
 )
@@ -357,11 +359,39 @@ func FormatStack(w io.Writer, addrs []uint64, user bool, pid uint32, showAddr bo
 	return err
 }
 
-// FormatStackError writes what bcc's trace prints for a stack whose id is
-// negative (bpf_get_stackid failed): 8 spaces and the id ("        -14").
+// FormatStackError writes what trace prints for a stack whose id is
+// negative (bpf_get_stackid failed): nothing for an empty stack (-EFAULT:
+// a kernel stack in a uprobe has no kernel frames), else 8 spaces and
+// "[stack unavailable: reason]" (see StackError). bcc prints the raw id
+// ("        -14"), which reads like a frame.
 func FormatStackError(w io.Writer, id int32) error {
-	_, err := fmt.Fprintf(w, "        %d\n", id)
+	reason, empty := StackError(id)
+	if empty {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "        [stack unavailable: %s]\n", reason)
 	return err
+}
+
+// StackError explains a negative stack id of a trace record: empty is
+// true for -EFAULT, which bpf_get_stackid returns when the stack has no
+// frames (a kernel stack taken in a uprobe, a user stack of a kernel
+// thread); otherwise reason says why the stack was not collected.
+func StackError(id int32) (reason string, empty bool) {
+	switch e := unix.Errno(-id); {
+	case id >= 0:
+		return "", false
+	case e == unix.EFAULT:
+		return "empty", true
+	case e == unix.EEXIST:
+		return "stack map hash collision", false
+	case e == unix.ENOMEM:
+		return "stack map full", false
+	case id == -1:
+		return "not collected", false
+	default:
+		return e.Error(), false
+	}
 }
 
 // FoldedStack returns a stack (addrs leaf first) as folded-stack text,

@@ -87,9 +87,11 @@ func TestFormatStackGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.WriteString("## stack id error\n")
-	if err := FormatStackError(&b, -14); err != nil {
-		t.Fatal(err)
+	for _, id := range []int32{-14, -17, -12, -22} {
+		fmt.Fprintf(&b, "## stack id %d\n", id)
+		if err := FormatStackError(&b, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b.WriteString("## nil symbolizer\n")
 	FormatStack(&b, kstack[:1], false, 42, true, nil)

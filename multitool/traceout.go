@@ -55,8 +55,12 @@ type TraceValue struct {
 	Uint      uint64
 	Str       string // FieldStr: raw bytes up to the first NUL (may be invalid UTF-8)
 	Truncated bool   // FieldStr: the string did not fit its buffer
-	Verb      specparse.Verb
-	Expr      string
+	// Fault says the FieldStr could not be read (its page was not
+	// present, or the address was bad): Str is empty and prints as
+	// "(fault)". Null says the string pointer was NULL ("(null)").
+	Fault, Null bool
+	Verb        specparse.Verb
+	Expr        string
 }
 
 // TraceRecordProbe returns the probe index of a raw record (compile.HdrProbe),
@@ -85,6 +89,9 @@ func DecodeTrace(rec []byte, l *compile.EventLayout) (TraceEvent, error) {
 // to use; a TraceDecoder is not safe for concurrent use.
 type TraceDecoder struct {
 	comms map[string]string
+	// Faults counts the %s values that could not be read (TraceValue.Fault)
+	// in the records decoded so far; trace -v reports it at the end.
+	Faults uint64
 }
 
 // trMaxComms bounds the comm cache of a TraceDecoder.
@@ -149,7 +156,16 @@ func (d *TraceDecoder) Decode(rec []byte, l *compile.EventLayout, ev *TraceEvent
 				n++
 			}
 			v.Str = string(buf[:n])
-			v.Truncated = b[len(b)-1] != 0
+			switch b[len(b)-1] {
+			case compile.StrOK:
+			case compile.StrFault:
+				v.Fault = true
+				d.Faults++
+			case compile.StrNull:
+				v.Null = true
+			default: // StrTruncated; records before the status byte had only 0 and 1
+				v.Truncated = true
+			}
 		default:
 			return fmt.Errorf("%w: field %d (%q) has unknown kind %d", ErrBadTraceRecord, i, f.Expr, f.Kind)
 		}
@@ -210,7 +226,9 @@ func FormatMessage(verbs []specparse.Verb, vals []TraceValue, sym Symbolizer, pi
 //   - %c the character (a byte b prints as rune b, like Python's chr);
 //   - %s the string, invalid UTF-8 bytes replaced by U+FFFD; a string that
 //     did not fit its buffer (-Z) ends in "...", an improvement over bcc,
-//     which cuts strings silently;
+//     which cuts strings silently; one that could not be read (its page
+//     was not present) prints "(fault)" and a NULL pointer "(null)", where
+//     bcc prints an empty string for both;
 //   - %p 0x-hex; %K the kernel symbol "vfs_read+0x0", unknown addresses as
 //     0x-hex (bcc prints "[unknown]"); %U "name+0xoff [module]" with the
 //     module's base name, "[unknown] [module]" or "[unknown]".
@@ -268,6 +286,12 @@ func trAppendValue(dst []byte, v *specparse.Verb, val *TraceValue, sym Symbolize
 		if val.Kind != compile.FieldStr {
 			dst = strconv.AppendUint(dst, val.Uint, 10)
 			break
+		}
+		switch {
+		case val.Fault:
+			dst = append(dst, "(fault)"...)
+		case val.Null:
+			dst = append(dst, "(null)"...)
 		}
 		dst = trValidUTF8(dst, val.Str)
 		if val.Truncated {
@@ -549,12 +573,16 @@ func LostMessage(n uint64) string {
 //	           as numbers, %s and %c as strings, %K/%U/%p as
 //	           {"addr":"0x..","sym":"name+0xoff","module":"/path"} (sym
 //	           only when known, module only for %U)
+//	           (a string that could not be read, or a NULL one, is null)
 //	truncated  names of the string arguments that did not fit, only if any
+//	faults     names of the string arguments that could not be read, only
+//	           if any
 //	message    the formatted message
 //	kstack, ustack  frames leaf first, [{"addr":"0x..","sym":"name+0xoff",
 //	           "module":...}], only when collected (stack id >= 0) from
-//	           ev.KAddrs and ev.UAddrs; kstack_error, ustack_error: the
-//	           negative errno when collecting failed
+//	           ev.KAddrs and ev.UAddrs; an empty stack (-EFAULT) is [];
+//	           kstack_error, ustack_error: why collecting failed otherwise
+//	           (see StackError), as a string
 //
 // Invalid UTF-8 is replaced by U+FFFD. sym may be nil. It fails only when
 // ev is nil.
@@ -581,7 +609,7 @@ func TraceJSON(ev *TraceEvent, funcName string, msg string, clk Clock, sym Symbo
 	b = trJSONString(b, funcName)
 	b = append(b, `,"args":{`...)
 	names := trArgNames(ev.Values)
-	var truncated []string
+	var truncated, faults []string
 	for i := range ev.Values {
 		v := &ev.Values[i]
 		if i > 0 {
@@ -593,23 +621,35 @@ func TraceJSON(ev *TraceEvent, funcName string, msg string, clk Clock, sym Symbo
 		if v.Truncated {
 			truncated = append(truncated, names[i])
 		}
+		if v.Fault {
+			faults = append(faults, names[i])
+		}
 	}
 	b = append(b, '}')
-	if len(truncated) > 0 {
-		b = append(b, `,"truncated":[`...)
-		for i, n := range truncated {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = trJSONString(b, n)
-		}
-		b = append(b, ']')
-	}
+	b = trJSONNames(b, "truncated", truncated)
+	b = trJSONNames(b, "faults", faults)
 	b = append(b, `,"message":`...)
 	b = trJSONString(b, msg)
 	b = trJSONStack(b, "kstack", ev.KStack, ev.KAddrs, false, ev.PID, sym)
 	b = trJSONStack(b, "ustack", ev.UStack, ev.UAddrs, true, ev.PID, sym)
 	return append(b, '}'), nil
+}
+
+// trJSONNames appends ,"key":[names...] when names is not empty.
+func trJSONNames(b []byte, key string, names []string) []byte {
+	if len(names) == 0 {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":[`...)
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = trJSONString(b, n)
+	}
+	return append(b, ']')
 }
 
 // trArgNames returns the JSON key of each value: its Expr, made unique.
@@ -641,6 +681,8 @@ func trContains(list []string, s string) bool {
 func trJSONValue(b []byte, v *TraceValue, sym Symbolizer, pid uint32) []byte {
 	base := v.Verb.Base()
 	switch {
+	case v.Kind == compile.FieldStr && (v.Fault || v.Null):
+		return append(b, "null"...)
 	case v.Kind == compile.FieldStr:
 		return trJSONString(b, v.Str)
 	case base == "c":
@@ -692,14 +734,16 @@ func trJSONFrame(b []byte, addr uint64, user bool, pid uint32, sym Symbolizer) [
 }
 
 func trJSONStack(b []byte, key string, id int32, addrs []uint64, user bool, pid uint32, sym Symbolizer) []byte {
-	switch {
+	switch reason, empty := StackError(id); {
 	case id == -1:
 		return b
+	case empty:
+		addrs = nil
 	case id < 0:
 		b = append(b, `,"`...)
 		b = append(b, key...)
 		b = append(b, `_error":`...)
-		return strconv.AppendInt(b, int64(id), 10)
+		return trJSONString(b, reason)
 	}
 	b = append(b, `,"`...)
 	b = append(b, key...)

@@ -525,7 +525,7 @@ func TestTraceJSON(t *testing.T) {
 			map[string]any{"addr": "0xffffffff81234565", "sym": "vfs_read+0x5"},
 			map[string]any{"addr": "0xffffffff90000000"},
 		},
-		"ustack_error": json.Number("-14"),
+		"ustack": []any{},
 	}
 	for k, w := range want {
 		if have := fmt.Sprint(m[k]); have != fmt.Sprint(w) {
@@ -584,4 +584,63 @@ func TestTraceJSONAllocsSmall(t *testing.T) {
 	if allocs > 16 { // about 5 normally, more under -race
 		t.Errorf("TraceJSON allocates %v times per event", allocs)
 	}
+}
+
+// TestTraceJSONStackErrors: an empty stack is [], a failed one names why
+// (never a raw errno).
+func TestTraceJSONStackErrors(t *testing.T) {
+	ev := &TraceEvent{Time: traceClock.BootNS, PID: 1, TID: 1, Comm: "init", KStack: -14, UStack: -17}
+	b, err := TraceJSON(ev, "t", "", traceClock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"kstack":[]`) || !strings.Contains(string(b), `"ustack_error":"stack map hash collision"`) {
+		t.Errorf("stacks: %s", b)
+	}
+}
+
+// TestTraceStringStatusGolden decodes strings with each status byte the
+// programs write (read, truncated, fault, NULL), counts the faults in the
+// decoder and renders the text and JSON output.
+func TestTraceStringStatusGolden(t *testing.T) {
+	mk := func(status byte) *recordBuilder {
+		r := newRecord(traceClock.BootNS, 42, 43, 0, 0, 0, "cat", -1, -1, 0)
+		for i, st := range []byte{compile.StrOK, compile.StrTruncated, compile.StrFault, compile.StrNull} {
+			if i == 0 {
+				st = status
+			}
+			b := make([]byte, 9)
+			if st == compile.StrOK || st == compile.StrTruncated {
+				copy(b, "filename")
+			}
+			b[8] = st
+			r.add(compile.FieldStr, 9, "%s", fmt.Sprintf("arg%d", i+1), b)
+		}
+		return r
+	}
+	verbs, err := specparse.ParseFormat("[%s] [%s] [%-9s] [%s]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	var d TraceDecoder
+	var ev TraceEvent
+	for _, st := range []byte{compile.StrOK, compile.StrFault} {
+		r := mk(st)
+		if err := d.Decode(r.rec, &r.layout, &ev); err != nil {
+			t.Fatal(err)
+		}
+		msg := FormatMessage(verbs, ev.Values, nil, ev.PID)
+		fmt.Fprintf(&out, "%s\n", msg)
+		j, err := TraceJSON(&ev, "f", msg, traceClock, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s\n", j)
+	}
+	fmt.Fprintf(&out, "faults: %d\n", d.Faults)
+	if d.Faults != 3 {
+		t.Errorf("Faults = %d, want 3", d.Faults)
+	}
+	trGolden(t, "strstatus.golden", out.String())
 }

@@ -39,16 +39,24 @@ import (
 // pointer annotated @user or whose BTF type carries the "user" type tag
 // points to user memory, and a pointer loaded from memory points into the
 // same space as the memory it was loaded from. A failed read yields 0 (or
-// an empty string). __be16/32/64 values are byte-swapped after loading;
-// bitfields are extracted and sign-extended when signed.
+// a string marked as a fault). __be16/32/64 values are byte-swapped after
+// loading; bitfields are extracted and sign-extended when signed. A char *
+// string in kernel space is the exception: it is read from user or kernel
+// memory by its address at run time (the __user tag is missing from the
+// BTF of kernels built without type tags).
 //
 // Strings. char pointers, char arrays, $comm and __data_loc char[] fields
-// are strings: they print with %s (at most StringSize bytes, with a flag
-// when the buffer filled up) and compare with string literals using == and
-// != or STRCMP("lit", s) (either order). Unlike bcc, whose STRCMP is a
-// prefix match, the comparison is exact: "test" does not equal
-// "test.txt". A char array equals a literal when its bytes up to the first
-// NUL (or all of them) are the literal.
+// are strings: they print with %s (at most StringSize bytes, with a status
+// byte: read, truncated, fault or NULL) and compare with string literals
+// using == and != or STRCMP("lit", s) (either order). Unlike bcc, whose
+// STRCMP is a prefix match, the comparison is exact: "test" does not equal
+// "test.txt", and $comm == "cat" does not match "catalina". A char array
+// equals a literal when its bytes up to the first NUL (or all of them) are
+// the literal. The kernel keeps 15 characters of a task's name, so $comm
+// compares with the first 15 bytes of a longer literal.//
+// Untyped arguments (no BTF or DWARF: Arg.Type nil, or the bare u64 of
+// UntypedU64) print with %s as the string they point to, as bcc does.
+
 //
 // printf. As in bcc, an argument is converted to the verb's C type before
 // it is stored (%d to int, %u and %x to unsigned int, %ld to long, %llx to
@@ -182,6 +190,9 @@ type operand struct {
 	node          irNode    // opValue: the value; opLvalue: the address
 	bitOff, bitSz int
 	str           *strSource // opString
+	// untyped says the value is a probe argument whose type nobody knows
+	// (see IsUntyped): it may be a char *, so %s reads a string from it.
+	untyped bool
 }
 
 var invalid = operand{}
@@ -330,7 +341,7 @@ func describe(op operand) string {
 // record stores what is known about e in the side table.
 func (c *checker) record(e specparse.Expr, op operand) {
 	ti := TypeInfo{Type: op.typ}
-	if op.kind == opLvalue || op.kind == opString || isPointer(op.typ) {
+	if op.kind == opLvalue || op.kind == opString || isPointer(op.typ) || op.untyped {
 		ti.Space = op.space
 		if op.kind == opLvalue && isPointer(op.typ) && userTagged(pointee(op.typ)) {
 			ti.Space = SpaceUser
@@ -354,7 +365,7 @@ func stringy(op operand) bool {
 		if a, ok := underlying(op.typ).(*ebtf.Array); ok && op.kind == opLvalue {
 			return isCharType(a.Type)
 		}
-		return isPointer(op.typ) && isCharType(pointee(op.typ))
+		return (isPointer(op.typ) && isCharType(pointee(op.typ))) || op.untyped
 	}
 	return false
 }
@@ -373,11 +384,29 @@ func (c *checker) asString(e specparse.Expr, op operand) (*strSource, bool) {
 			return &strSource{kind: strArray, addr: op.node, space: op.space, n: int(a.Nelems)}, true
 		}
 	case opValue:
-		if isPointer(op.typ) && isCharType(pointee(op.typ)) {
+		if (isPointer(op.typ) && isCharType(pointee(op.typ))) || op.untyped {
 			return &strSource{kind: strPtr, addr: op.node, space: op.space}, true
 		}
 	}
 	return nil, false
+}
+
+// UntypedU64 is the type to give a probe argument or return value whose
+// type is unknown (no BTF or DWARF for it): an 8-byte integer that %s
+// also accepts as a pointer to a string, as bcc does for readline's
+// retval. A nil Arg.Type means the same.
+var UntypedU64 ebtf.Type = &ebtf.Int{Name: "u64", Size: 8}
+
+// IsUntyped reports whether t stands for an unknown type: nil,
+// UntypedU64, or an integer of its shape (a bare "u64" Int, not a typedef:
+// BTF and DWARF describe u64 and uint64_t as typedefs, so only btool's own
+// defaults and signatures naming u64 look like this).
+func IsUntyped(t ebtf.Type) bool {
+	if t == nil || t == UntypedU64 {
+		return true
+	}
+	i, ok := t.(*ebtf.Int)
+	return ok && i.Name == "u64" && i.Size == 8 && i.Encoding == 0
 }
 
 // expr checks e and records its type.
@@ -576,6 +605,10 @@ func (c *checker) argOperand(at specparse.Expr, a *Arg) operand {
 	if a.User || c.pc.UserMemory || userTagged(t) || (isPointer(t) && userTagged(pointee(t))) {
 		space = SpaceUser
 	}
+	if a.Kind == ArgUnavailable {
+		c.errAt(at, "%s can't be read: %s", specparse.ExprString(at), a.Reason)
+		return invalid
+	}
 	if a.Kind == ArgDataLoc {
 		return operand{kind: opString, typ: t, space: SpaceKernel, str: &strSource{kind: strDataLoc, arg: a}}
 	}
@@ -589,7 +622,8 @@ func (c *checker) argOperand(at specparse.Expr, a *Arg) operand {
 			c.errAt(at, "%s: unsupported argument size %d", describeArg(a), a.Size)
 			return invalid
 		}
-		return operand{kind: opValue, typ: t, space: space, node: c.argNode(a, it, t)}
+		untyped := IsUntyped(a.Type) && a.Size == 8 && a.Kind != ArgConst
+		return operand{kind: opValue, typ: t, space: space, node: c.argNode(a, it, t), untyped: untyped}
 	}
 	switch underlying(t).(type) {
 	case *ebtf.Struct, *ebtf.Union, *ebtf.Array:
@@ -1332,10 +1366,11 @@ func (c *checker) strCompare(n specparse.Expr, other specparse.Expr, lit *specpa
 // into a stack buffer of the literal's length plus two.
 const maxStrCompare = 256
 
-// strBound is the most bytes a string source can hold, 0 if unbounded.
+// strBound is the most bytes a string source can hold, 0 if unbounded
+// or, for $comm, not a reason to fold: a literal longer than a comm is
+// compared as the kernel would cut the name (see strEq).
 func strBound(s *strSource) int {
-	switch s.kind {
-	case strArray, strComm:
+	if s.kind == strArray {
 		return s.n
 	}
 	return 0

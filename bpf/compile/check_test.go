@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	ebtf "github.com/cilium/ebpf/btf"
+
 	"github.com/btool/btool/specparse"
 )
 
@@ -42,6 +44,7 @@ func TestCheckTypes(t *testing.T) {
 	k, kr, fe, tp, up := kprobeCtx(t), kretprobeCtx(t), fentryCtx(t), tracepointCtx(t), uprobeCtx(t)
 	noKernel := kprobeCtx(t)
 	noKernel.Kernel = nil
+	untypedUprobe, untypedKprobe := untypedCtx(true), untypedCtx(false)
 	for _, tc := range []struct {
 		name string
 		pc   *ProbeContext
@@ -58,6 +61,9 @@ func TestCheckTypes(t *testing.T) {
 		{"@user", k, `vfs_read "%s %d", name@user, file@user->f_count`, []typeWant{
 			{typ: "const char *", space: SpaceUser, str: true}, {typ: "int", space: SpaceUser}}},
 		{"tagged member", k, `vfs_read "%s", file->f_ubuf`, []typeWant{{typ: "const char __user *", space: SpaceUser, str: true}}},
+		{"untyped user args are strings", untypedUprobe, `r:/bin/x:f "%s %s %s", retval, arg1, arg2`, []typeWant{
+			{typ: "u64", space: SpaceUser, str: true}, {typ: "long unsigned int", space: SpaceUser, str: true}, {typ: "u64", space: SpaceUser, str: true}}},
+		{"untyped kernel args are strings", untypedKprobe, `vfs_read "%s", arg1`, []typeWant{{typ: "long unsigned int", space: SpaceKernel, str: true}}},
 		{"integers", k, `vfs_read "%d %d %d %d", count, flags, count + flags, (char)1 + (short)2`, []typeWant{
 			{typ: "size_t"}, {typ: "int"}, {typ: "long unsigned int"}, {typ: "int", konst: true, value: 3}}},
 		{"usual conversions", k, `vfs_read "%d %d %d %d", flags + 1u, flags + 1l, (u32)flags + 1l, (u64)flags < 1`, []typeWant{
@@ -193,6 +199,9 @@ func TestCheckErrors(t *testing.T) {
 		{k, `vfs_read "%d", retval`, []errWant{{"retval", 0, "retval is only valid in return probes (r:)"}}},
 		{k, `vfs_read "%d", $retval`, []errWant{{"$retval", 0, "$retval is only valid in return probes (r:)"}}},
 		{k, `vfs_read "%s", flags`, []errWant{{"flags", 0, "%s needs a string (char *, char array or $comm), have int"}}},
+		{kr, `r::vfs_read "%s", retval`, []errWant{{"retval", 0, "%s needs a string (char *, char array or $comm), have ssize_t"}}},
+		{untypedCtx(true), `p:/bin/x:f "%s", arg3`, []errWant{{"arg3", 0, "%s needs a string (char *, char array or $comm), have int"}}},
+		{untypedCtx(true), `p:/bin/x:f "%s", arg4`, []errWant{{"arg4", 0, "%s needs a string (char *, char array or $comm), have u64"}}},
 		{k, `vfs_read "%s", file->f_path`, []errWant{{"file->f_path", 0, "%s needs a string (char *, char array or $comm), have struct path"}}},
 		{k, `vfs_read "%d", file->f_path`, []errWant{{"file->f_path", 0, "%d needs an integer or pointer, have struct path"}}},
 		{k, `vfs_read "%d", $comm`, []errWant{{"$comm", 0, "%d needs an integer or pointer, have char[16]"}}},
@@ -308,4 +317,18 @@ func TestCheckDoesNotMutate(t *testing.T) {
 	if after := p.String(); after != before {
 		t.Errorf("AST changed:\n%s\n%s", before, after)
 	}
+}
+
+// untypedCtx is a probe whose function has no type information (no DWARF,
+// no BTF): padded nil-typed arguments and UntypedU64 as the return type,
+// as multitool builds it, plus a typed int (arg3) and a u64 typedef
+// (arg4), which stay integers for %s.
+func untypedCtx(user bool) *ProbeContext {
+	params := []ParamType{{}, {Type: UntypedU64}, {Name: "n", Type: tyInt}, {Type: &ebtf.Typedef{Name: "u64", Type: btfULongLong}}, {}, {}}
+	if !user {
+		return &ProbeContext{Mode: ModeKprobe, Args: RegArgs(params, false), Regs: true, Return: true, Ret: RetReg(UntypedU64)}
+	}
+	pc := &ProbeContext{Mode: ModeUprobe, Args: RegArgs(params, true), Regs: true, UserMemory: true, Return: true, Ret: RetReg(UntypedU64)}
+	pc.Ret.User = true
+	return pc
 }

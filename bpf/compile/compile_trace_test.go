@@ -92,7 +92,7 @@ func u64Arg(name string, i int, typ ebtf.Type) Arg {
 
 // decode renders each field of rec for comparison: integers in decimal,
 // addresses in hex, chars quoted, strings quoted with "+" appended when
-// the truncation flag is set.
+// truncated, " fault" when the read failed and " null" for NULL.
 func decode(t *testing.T, l *EventLayout, rec []byte) []string {
 	t.Helper()
 	if len(rec) < l.Size {
@@ -116,8 +116,13 @@ func decode(t *testing.T, l *EventLayout, rec []byte) []string {
 				s = s[:i]
 			}
 			v := fmt.Sprintf("%q", s)
-			if b[len(b)-1] == 1 {
+			switch b[len(b)-1] {
+			case StrTruncated:
 				v += "+"
+			case StrFault:
+				v += " fault"
+			case StrNull:
+				v += " null"
 			}
 			out = append(out, v)
 		}
@@ -351,11 +356,12 @@ func TestKernelExecTrace(t *testing.T) {
 		{"u64 member", `f "%llu %d", s->big, s->big > 0`, nil, false, 0, []string{"9223372036854775809", "1"}},
 		{"deref", `f "%d", *msg`, nil, false, 0, []string{"104"}},
 		{"cast to struct pointer", `f "%d", ((struct file *)b)->f_count`, map[int]uint64{1: ptr(obj.file)}, false, 0, []string{"-3"}},
-		{"NULL reads are 0", `f "%d %s %s", file->f_count, msg, file->f_path.dentry->d_name.name`, map[int]uint64{3: 0, 5: 0}, false, 0, []string{"0", `""`, `""`}},
+		{"NULL reads are 0", `f "%d %s %s", file->f_count, msg, file->f_path.dentry->d_name.name`, map[int]uint64{3: 0, 5: 0}, false, 0, []string{"0", `"" null`, `"" null`}},
 
 		// Address spaces: in a kernel-memory probe, user pointers need
 		// @user (or a __user tag) to be read.
-		{"kernel read of user pointer fails", `f "%d %s", file->f_count, msg`, nil, true, 0, []string{"0", `""`}},
+		{"kernel read of user pointer fails", `f "%d", file->f_count`, nil, true, 0, []string{"0"}},
+		{"kernel-space char * at a user address reads user memory", `f (msg == "hello") "%s %s", msg, file@user->f_path.dentry->d_name.name`, nil, true, 0, []string{`"hello"`, `"passwd"`}},
 		{"@user", `f "%d %s %s", file@user->f_count, msg@user, file@user->f_path.dentry->d_name.name`, nil, true, 0, []string{"-3", `"hello"`, `"passwd"`}}, // pointers loaded from user memory are user pointers
 		{"@user on member", `f "%s", file@user->f_path.dentry@user->d_name.name@user`, nil, true, 0, []string{`"passwd"`}},
 		{"__user tag", `f "%s", file@user->f_ubuf`, nil, true, 0, []string{`"from user"`}},

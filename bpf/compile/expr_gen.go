@@ -628,6 +628,31 @@ func (g *codegen) strAddr(s *strSource, dst asm.Register) {
 	g.emit(asm.Mov.Reg(asm.R3, dst))
 }
 
+// callReadStr calls bpf_probe_read_{user,kernel}_str for s, with R1-R3
+// set up. A char pointer in kernel space (a kernel probe's char *
+// argument, or one loaded from a kernel struct) may still point to user
+// memory: kernels built without BTF type tags don't mark __user pointers,
+// so do_sys_openat2's filename looks like a kernel string. Such strings
+// pick the helper at run time by the address's top bit, which on x86-64
+// splits user addresses (below 0x0000800000000000, or 0x0100000000000000
+// with 5-level paging) from kernel ones; probe_read_kernel would refuse
+// a user address. Other strings use the helper of their space.
+func (g *codegen) callReadStr(s *strSource, space AddrSpace) {
+	if s.kind != strPtr || space != SpaceKernel {
+		g.emit(readStrFn(space).Call())
+		return
+	}
+	kern, done := g.newLabel(), g.newLabel()
+	g.emit(
+		asm.JSLT.Imm(asm.R3, 0, kern),
+		asm.FnProbeReadUserStr.Call(),
+		asm.Ja.Label(done),
+	)
+	g.bind(kern)
+	g.emit(asm.FnProbeReadKernelStr.Call())
+	g.bind(done)
+}
+
 func readStrFn(space AddrSpace) asm.BuiltinFunc {
 	if space == SpaceUser {
 		return asm.FnProbeReadUserStr
@@ -654,7 +679,27 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 	var size int   // buffer size
 	var want int32 // R0 after the read when the string can be equal
 	switch {
-	case s.kind == strComm || (s.kind == strArray && s.n > 0):
+	case s.kind == strComm:
+		// bpf_get_current_comm NUL-terminates what it copies, so reading
+		// fewer than TASK_COMM_LEN bytes would cut "catalina" to "cat":
+		// read all 16 and compare the literal and its NUL. The kernel
+		// keeps at most 15 characters of a task's name, so a literal of
+		// 16 bytes or more is compared as the kernel would have cut it:
+		// its first 15 bytes ("systemd-journald" matches the comm
+		// "systemd-journal").
+		const taskCommLen = 16
+		cmp = append([]byte(lit[:min(len(lit), taskCommLen-1)]), 0)
+		buf := g.alloc(taskCommLen)
+		defer g.free(taskCommLen)
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(buf)),
+			asm.Mov.Imm(asm.R2, taskCommLen),
+			asm.FnGetCurrentComm.Call(),
+		)
+		g.strCompareBuf(buf, cmp, 0, label, when)
+		return
+	case s.kind == strArray && s.n > 0:
 		// A char array holds at most n bytes and need not end in NUL:
 		// read min(n, len+1) bytes and compare them with the literal
 		// and, if the array is longer, its terminating NUL.
@@ -665,22 +710,13 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 		}
 		buf := g.alloc(size)
 		defer g.free(size)
-		if s.kind == strComm {
-			g.emit(
-				asm.Mov.Reg(asm.R1, asm.RFP),
-				asm.Add.Imm(asm.R1, int32(buf)),
-				asm.Mov.Imm(asm.R2, int32(size)),
-				asm.FnGetCurrentComm.Call(),
-			)
-		} else {
-			g.strAddr(s, dst)
-			g.emit(
-				asm.Mov.Reg(asm.R1, asm.RFP),
-				asm.Add.Imm(asm.R1, int32(buf)),
-				asm.Mov.Imm(asm.R2, int32(size)),
-				readFn(s.space).Call(),
-			)
-		}
+		g.strAddr(s, dst)
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(buf)),
+			asm.Mov.Imm(asm.R2, int32(size)),
+			readFn(s.space).Call(),
+		)
 		g.strCompareBuf(buf, cmp, 0, label, when)
 		return
 	}
@@ -700,8 +736,8 @@ func (g *codegen) strEq(n *irStrEq, label string, when bool, dst asm.Register) {
 		asm.Mov.Reg(asm.R1, asm.RFP),
 		asm.Add.Imm(asm.R1, int32(buf)),
 		asm.Mov.Imm(asm.R2, int32(size)),
-		readStrFn(space).Call(),
 	)
+	g.callReadStr(s, space)
 	cmp = []byte(lit)
 	if len(lit) == 0 {
 		// Kernels before 6.13 return 0, not 1, for an empty string
@@ -792,7 +828,8 @@ func (g *codegen) strCompareBuf(buf int16, cmp []byte, want int32, label string,
 }
 
 // storeString writes a %s argument into the record at off: the string,
-// NUL-terminated within ss bytes, then a truncation flag byte.
+// NUL-terminated within ss bytes, then a status byte (StrOK,
+// StrTruncated, StrFault, StrNull).
 func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 	ss := g.ss
 	flagOff := int16(off + ss)
@@ -822,6 +859,15 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 			asm.Mov.Reg(asm.R1, asm.R7),
 			asm.Add.Imm(asm.R1, int32(off)),
 			asm.FnProbeReadUser.Call(),
+		)
+		read := g.newLabel()
+		g.emit(
+			asm.JEq.Imm(asm.R0, 0, read),
+			asm.StoreImm(asm.R7, flagOff, StrFault, asm.Byte),
+			asm.Mov.Imm(dst, 0),
+		)
+		g.bind(read)
+		g.emit(
 			asm.Mov.Reg(asm.R1, asm.R7),
 			asm.Add.Reg(asm.R1, dst),
 			asm.StoreImm(asm.R1, int16(off), 0, asm.Byte),
@@ -835,11 +881,15 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 		// The whole array fits: copy it and terminate it.
 		g.strAddr(s, dst)
 		toRecord(s.n)
+		read := g.newLabel()
 		g.emit(
 			readFn(s.space).Call(),
 			asm.StoreImm(asm.R7, int16(off+s.n), 0, asm.Byte),
-			asm.StoreImm(asm.R7, flagOff, 0, asm.Byte),
+			asm.StoreImm(asm.R7, flagOff, StrOK, asm.Byte),
+			asm.JEq.Imm(asm.R0, 0, read),
+			asm.StoreImm(asm.R7, flagOff, StrFault, asm.Byte),
 		)
+		g.bind(read)
 		return
 	}
 	g.strAddr(s, dst)
@@ -847,16 +897,31 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 	if s.kind == strDataLoc {
 		space = SpaceKernel
 	}
+	null, done, end := g.newLabel(), g.newLabel(), g.newLabel()
+	if s.kind != strDataLoc {
+		g.emit(asm.JEq.Imm(asm.R3, 0, null))
+	}
 	toRecord(ss)
 	// The helper returns the bytes copied including the NUL: ss means the
-	// buffer filled up (the string was truncated, or exactly fit).
-	done := g.newLabel()
+	// buffer filled up (the string was truncated, or exactly fit); a
+	// negative value that the read failed (the helper zeroes the buffer).
+	g.callReadStr(s, space)
 	g.emit(
-		readStrFn(space).Call(),
-		asm.Mov.Imm(asm.R1, 0),
+		asm.Mov.Imm(asm.R1, StrFault),
+		asm.JSLT.Imm(asm.R0, 0, done),
+		asm.Mov.Imm(asm.R1, StrOK),
 		asm.JNE.Imm(asm.R0, int32(ss), done),
-		asm.Mov.Imm(asm.R1, 1),
+		asm.Mov.Imm(asm.R1, StrTruncated),
 	)
 	g.bind(done)
 	g.emit(asm.StoreMem(asm.R7, flagOff, asm.R1, asm.Byte))
+	if s.kind != strDataLoc {
+		g.emit(asm.Ja.Label(end))
+		g.bind(null)
+		g.emit(
+			asm.StoreImm(asm.R7, int16(off), 0, asm.Byte),
+			asm.StoreImm(asm.R7, flagOff, StrNull, asm.Byte),
+		)
+		g.bind(end)
+	}
 }

@@ -45,6 +45,11 @@ const (
 	// (pt_regs offsets). It is a string of exactly that length, read from
 	// user memory; Go strings have no terminating NUL.
 	ArgGoString
+	// ArgUnavailable is a parameter the probe cannot read: passed on the
+	// stack, in SSE registers (floats), or split over registers that are
+	// not contiguous in pt_regs. Reason says which; the checker reports it
+	// when the argument is used. Its place keeps later arguments' numbers.
+	ArgUnavailable
 )
 
 // Arg is one value a probe can read: argN, retval, a named parameter or a
@@ -62,6 +67,9 @@ type Arg struct {
 	// User says a pointer in this argument points to user memory: uprobe
 	// and USDT arguments, syscall arguments, __user parameters.
 	User bool
+	// Reason says why an ArgUnavailable argument can't be read ("passed
+	// on the stack", ...).
+	Reason string
 }
 
 // ProbeContext describes what a program attached in Mode sees. It is built
@@ -107,15 +115,23 @@ type FieldKind uint8
 const (
 	FieldInt  FieldKind = iota + 1 // signed integer, little endian, Size bytes
 	FieldUint                      // unsigned integer
-	FieldStr                       // NUL-terminated string in Size bytes; the byte after the last is 1 if the string was truncated
+	FieldStr                       // NUL-terminated string in Size-1 bytes, then a status byte (StrOK, StrTruncated, StrFault, StrNull)
 	FieldChar                      // one byte
 	FieldAddr                      // u64 address, printed as %p, %K (kernel symbol) or %U (user symbol)
+)
+
+// The status byte that ends a FieldStr.
+const (
+	StrOK        = 0 // the whole string was read
+	StrTruncated = 1 // the string did not fit: the bytes are its start
+	StrFault     = 2 // the read failed (page not present, bad address): no bytes
+	StrNull      = 3 // the pointer was NULL: no bytes
 )
 
 // FieldLayout places one printf argument in an event record.
 type FieldLayout struct {
 	Offset int // from the start of the record
-	Size   int // bytes; for FieldStr the buffer size including the truncation flag byte
+	Size   int // bytes; for FieldStr the buffer size including the status byte
 	Kind   FieldKind
 	Verb   specparse.Verb // the printf verb the argument belongs to
 	Expr   string         // the argument's source text, for JSON field names
