@@ -370,7 +370,7 @@ func (plan *Plan) setContexts(ctxs []*Context) {
 }
 
 var longType = &ebtf.Int{Name: "long", Size: 8, Encoding: ebtf.Signed}
-var u64Type = &ebtf.Int{Name: "u64", Size: 8}
+var u64Type = compile.UntypedU64
 
 // maxTypedTargets bounds the wildcard matches whose prototypes are looked
 // up; past it arguments are untyped arg1..arg6 for every target.

@@ -224,15 +224,20 @@ func (c *Context) Probe(m compile.Mode) (*compile.ProbeContext, error) {
 		pc.Regs, pc.UserMemory = true, true
 		pc.Args = compile.GoArgs(padParams(c.Params, 9))
 		if c.Return {
-			pc.Ret = &compile.Arg{Name: "retval", Type: c.Ret, Kind: compile.ArgCtx, Off: 80, Size: 8, Signed: btf.IsSigned(c.Ret), User: true}
+			// Go's ABI: a string result spans RAX and RBX, a float is in X0.
+			pc.Ret = compile.GoRet(c.Ret)
+			pc.Ret.User = true
 		}
 	case CtxUserSysV:
 		pc.Regs, pc.UserMemory = true, true
 		pc.Args = compile.RegArgs(padParams(c.Params, 6), true)
 		for i, l := range c.Locs {
 			if i < len(pc.Args) && l.Kind == dwarfinfo.LocReg && l.AtEntry && l.Reg >= 0 && l.Reg < len(dwarfRegs) {
-				off, _ := compile.PtRegsOffset(dwarfRegs[l.Reg])
-				pc.Args[i].Off = off
+				// DWARF wins over the ABI guess: gcc may pass arguments of
+				// static functions in other registers.
+				if off, ok := compile.PtRegsOffset(dwarfRegs[l.Reg]); ok && pc.Args[i].Size <= 8 {
+					pc.Args[i].Off, pc.Args[i].Kind, pc.Args[i].Reason = off, compile.ArgCtx, ""
+				}
 			}
 		}
 		if c.Return {

@@ -400,6 +400,11 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		}
 	}
 	var dec TraceDecoder
+	defer func() {
+		if dec.Faults > 0 {
+			env.logf("%d %%s argument(s) could not be read (page not present or a bad address); printed as (fault)", dec.Faults)
+		}
+	}()
 	var ev TraceEvent
 	printed := 0
 	// Lines are built in reused buffers and written through a 64 KiB
