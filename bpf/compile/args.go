@@ -280,14 +280,7 @@ func GoArgs(params []ParamType) []Arg {
 // instructions: ABIInternal assigns results like parameters, from RAX and
 // X0 again. The arguments are named by results (use "retval" for the
 // first).
-func GoResults(results []ParamType) []Arg {
-	var abi goABI
-	args := make([]Arg, 0, len(results))
-	for _, r := range results {
-		args = append(args, abi.arg(r))
-	}
-	return args
-}
+func GoResults(results []ParamType) []Arg { return GoArgs(results) }
 
 // GoRet is retval of a Go function with one result of type t (nil:
 // unknown, RAX), for ProbeContext.Ret: a string result is ArgGoString in

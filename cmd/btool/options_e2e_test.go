@@ -204,11 +204,7 @@ func TestKernelTraceUserStringFromKernelProbe(t *testing.T) {
 				return
 			}
 			w := startWorkload(t, testutil.Workload(t, "readfiles"), "-n", "3", "-path", path, "-wait")
-			args := []string{"trace", "-v", "-p", strconv.Itoa(w.pid)}
-			if tc.noFeature != "" {
-				args = append(args, "--no-feature", tc.noFeature)
-			}
-			tr := startBtool(t, append(args, `do_sys_openat2 "%s", arg2`)...)
+			tr := startTraceMode(t, tc, w.pid, `do_sys_openat2 "%s", arg2`)
 			w.run(t)
 			out := tr.stop(syscall.SIGINT)
 			n := 0

@@ -227,10 +227,23 @@ func TestKernelTraceLostEvents(t *testing.T) {
 // kernelFuncModes returns the kernel-function attach modes to test, each
 // with the --no-feature list that forces it; modes the kernel lacks skip
 // (or fail where the VM expects them).
-var kernelFuncModes = []struct{ feature, noFeature, mode string }{
+type kernelFuncMode struct{ feature, noFeature, mode string }
+
+var kernelFuncModes = []kernelFuncMode{
 	{"kprobe_multi", "", "kprobe_multi"},
 	{"fentry", "kprobe_multi", "fentry"},
 	{"kprobe", "kprobe_multi,fentry", "kprobe"},
+}
+
+// startTraceMode starts btool trace -v on process pid with spec, forcing
+// mode tc.
+func startTraceMode(t *testing.T, tc kernelFuncMode, pid int, spec string) *tracer {
+	t.Helper()
+	args := []string{"trace", "-v", "-p", strconv.Itoa(pid)}
+	if tc.noFeature != "" {
+		args = append(args, "--no-feature", tc.noFeature)
+	}
+	return startBtool(t, append(args, spec)...)
 }
 
 // TestKernelTraceVFSReadChain follows file->f_path.dentry->d_name.name on
@@ -245,11 +258,7 @@ func TestKernelTraceVFSReadChain(t *testing.T) {
 				return
 			}
 			w := startWorkload(t, testutil.Workload(t, "readfiles"), "-n", "3", "-path", path, "-wait")
-			args := []string{"trace", "-v", "-p", strconv.Itoa(w.pid)}
-			if tc.noFeature != "" {
-				args = append(args, "--no-feature", tc.noFeature)
-			}
-			tr := startBtool(t, append(args, `vfs_read "name=%s count=%d", file->f_path.dentry->d_name.name, count`)...)
+			tr := startTraceMode(t, tc, w.pid, `vfs_read "name=%s count=%d", file->f_path.dentry->d_name.name, count`)
 			w.run(t)
 			out := tr.stop(syscall.SIGINT)
 			if !strings.Contains(tr.err.String(), "attached with "+tc.mode) {
@@ -280,11 +289,7 @@ func TestKernelTraceKernelReturnSigned(t *testing.T) {
 				return
 			}
 			w := startWorkload(t, testutil.Workload(t, "readfiles"), "-n", "4", "-path", dir, "-ignore-errors", "-wait")
-			args := []string{"trace", "-v", "-p", strconv.Itoa(w.pid)}
-			if tc.noFeature != "" {
-				args = append(args, "--no-feature", tc.noFeature)
-			}
-			tr := startBtool(t, append(args, `r::vfs_read (retval < 0) "vfs_read failed: %d", retval`)...)
+			tr := startTraceMode(t, tc, w.pid, `r::vfs_read (retval < 0) "vfs_read failed: %d", retval`)
 			w.run(t)
 			out := tr.stop(syscall.SIGINT)
 			lines := traceLines(out, "")
