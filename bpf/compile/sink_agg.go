@@ -326,7 +326,7 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 	g.mark(SpecPart{Label: "key"})
 	g.emit(asm.Mov.Reg(asm.R7, asm.RFP), asm.Add.Imm(asm.R7, int32(key)))
 	for off := 0; off < l.KeySize; off += 8 {
-		g.emit(asm.StoreImm(asm.R7, int16(off), 0, asm.DWord))
+		g.emit(storeImm64(asm.R7, int16(off), 0))
 	}
 	for i, f := range l.Key {
 		p := s.Key[i] // check rejected parts Layout would skip
@@ -410,10 +410,10 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 		g.emit(
 			asm.LoadMem(asm.R1, asm.RFP, x, asm.DWord),
 			asm.StoreMem(asm.RFP, init, asm.R1, asm.DWord),
-			asm.StoreImm(asm.RFP, init+8, 1, asm.DWord),
+			storeImm64(asm.RFP, init+8, 1),
 		)
 	default:
-		g.emit(asm.StoreImm(asm.RFP, init, 1, asm.DWord))
+		g.emit(storeImm64(asm.RFP, init, 1))
 	}
 	g.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
@@ -545,4 +545,10 @@ func (g *codegen) linearSlot(lin Linear, signed bool) {
 		asm.Add.Imm(asm.R3, 1),
 	)
 	g.bind(done)
+}
+
+// storeImm64 is *(u64 *)(dst + off) = imm, sign-extended from 32 bits
+// (BPF_ST | BPF_MEM | BPF_DW, which asm.StoreImm does not emit).
+func storeImm64(dst asm.Register, off int16, imm int32) asm.Instruction {
+	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: int64(imm)}
 }

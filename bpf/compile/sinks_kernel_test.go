@@ -1,0 +1,570 @@
+package compile
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/btool/btool/bpf/feature"
+	"github.com/btool/btool/internal/testutil"
+	"github.com/btool/btool/specparse"
+)
+
+// sinkExprs parses expressions (through a trace spec's arguments).
+func sinkExprs(t testing.TB, exprs ...string) []specparse.Expr {
+	t.Helper()
+	if len(exprs) == 0 {
+		return nil
+	}
+	spec := `f "` + strings.Repeat("%d", len(exprs)) + `", ` + strings.Join(exprs, ", ")
+	p, err := specparse.ParseTrace(spec)
+	if err != nil {
+		t.Fatalf("parse %q: %v", spec, err)
+	}
+	return p.Args
+}
+
+// sinkValues checks expressions for a sink.
+func sinkValues(t testing.TB, pc *ProbeContext, o ValueOptions, exprs ...string) []*Value {
+	t.Helper()
+	es := sinkExprs(t, exprs...)
+	vs, err := CheckValues(es, pc, o)
+	if err != nil {
+		t.Fatalf("check %q: %v", exprs, err)
+	}
+	return vs
+}
+
+// sinkMaps creates (once) the maps builds reference.
+type sinkMaps map[string]*ebpf.Map
+
+func (m sinkMaps) load(t *testing.T, b *Build, typ ebpf.ProgramType, at ebpf.AttachType, attachTo string) (*ebpf.Program, error) {
+	t.Helper()
+	spec, err := Compile(b)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	for _, ms := range b.Maps() {
+		if _, ok := m[ms.Name]; ok {
+			continue
+		}
+		mp, err := ebpf.NewMap(ms)
+		if err != nil {
+			t.Fatalf("create map %s: %v", ms.Name, err)
+		}
+		t.Cleanup(func() { mp.Close() })
+		m[ms.Name] = mp
+	}
+	insns := append(asm.Instructions(nil), spec.Instructions...)
+	for name, mp := range m {
+		if err := insns.AssociateMap(name, mp); err != nil && !errors.Is(err, asm.ErrUnreferencedSymbol) {
+			t.Fatal(err)
+		}
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "sink_test", Type: typ, AttachType: at, AttachTo: attachTo, License: "GPL", Instructions: insns})
+	if err == nil {
+		t.Cleanup(func() { prog.Close() })
+	}
+	return prog, err
+}
+
+// rawProg loads b as a raw tracepoint program for BPF_PROG_RUN.
+func (m sinkMaps) rawProg(t *testing.T, b *Build) *ebpf.Program {
+	t.Helper()
+	b.Mode = ModeRawTracepoint
+	prog, err := m.load(t, b, ebpf.RawTracepoint, ebpf.AttachNone, "")
+	if err != nil {
+		spec, _ := Compile(b)
+		t.Fatalf("verifier: %+v\n%v", err, spec.Instructions)
+	}
+	return prog
+}
+
+func runProg(t *testing.T, prog *ebpf.Program, args ...uint64) {
+	t.Helper()
+	ctx := make([]uint64, 8)
+	copy(ctx, args)
+	if _, err := prog.Run(&ebpf.RunOptions{Context: ctx}); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+// aggEntry is one key of an AggSink's map with its per-CPU values merged
+// as the runtime would: counts and sums added, min/max over CPUs with a
+// count.
+type aggEntry struct {
+	key        []byte
+	val, count uint64
+}
+
+func readAgg(t *testing.T, m *ebpf.Map, s *AggSink) map[string]aggEntry {
+	t.Helper()
+	l := s.Layout()
+	out := map[string]aggEntry{}
+	var key []byte
+	var per [][]byte
+	it := m.Iterate()
+	for it.Next(&key, &per) {
+		e := aggEntry{key: append([]byte(nil), key...)}
+		have := false
+		for _, v := range per {
+			le := binary.LittleEndian
+			switch s.Agg {
+			case AggSum:
+				e.val += le.Uint64(v)
+				e.count += le.Uint64(v[8:])
+			case AggMin, AggMax:
+				c := le.Uint64(v[8:])
+				if c == 0 {
+					continue
+				}
+				x := le.Uint64(v)
+				switch {
+				case !have:
+					e.val = x
+				case s.Agg == AggMin && l.ValueSigned && int64(x) < int64(e.val),
+					s.Agg == AggMin && !l.ValueSigned && x < e.val,
+					s.Agg == AggMax && l.ValueSigned && int64(x) > int64(e.val),
+					s.Agg == AggMax && !l.ValueSigned && x > e.val:
+					e.val = x
+				}
+				have = true
+				e.count += c
+			default:
+				e.count += le.Uint64(v)
+			}
+		}
+		out[decodeKey(l, key)] = e
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// decodeKey renders a key as "part|part|...": integers in decimal (signed
+// per the field), strings quoted with "+" when truncated, and "slot=N".
+func decodeKey(l AggLayout, key []byte) string {
+	var parts []string
+	le := binary.LittleEndian
+	for _, f := range l.Key {
+		b := key[f.Offset : f.Offset+f.Size]
+		switch {
+		case f.Kind == FieldStr:
+			s := b
+			trunc := false
+			if f.Part == KeyValue {
+				s, trunc = b[:len(b)-1], b[len(b)-1] == 1
+			}
+			if i := bytes.IndexByte(s, 0); i >= 0 {
+				s = s[:i]
+			}
+			v := fmt.Sprintf("%q", s)
+			if trunc {
+				v += "+"
+			}
+			parts = append(parts, v)
+		case f.Size == 4 && f.Kind == FieldInt:
+			parts = append(parts, fmt.Sprint(int32(le.Uint32(b))))
+		case f.Size == 4:
+			parts = append(parts, fmt.Sprint(le.Uint32(b)))
+		case f.Kind == FieldInt:
+			parts = append(parts, fmt.Sprint(int64(le.Uint64(b))))
+		default:
+			parts = append(parts, fmt.Sprint(le.Uint64(b)))
+		}
+	}
+	if l.SlotOffset >= 0 {
+		parts = append(parts, fmt.Sprintf("slot=%d", le.Uint64(key[l.SlotOffset:])))
+	}
+	return strings.Join(parts, "|")
+}
+
+func readDrops(t *testing.T, m *ebpf.Map, n int) []uint64 {
+	t.Helper()
+	out := make([]uint64, n)
+	for i := range n {
+		var per []uint64
+		if err := m.Lookup(uint32(i), &per); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range per {
+			out[i] += v
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]aggEntry) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// wantCounts compares the map's keys and counts with want.
+func wantCounts(t *testing.T, got map[string]aggEntry, want map[string]uint64) {
+	t.Helper()
+	g := map[string]uint64{}
+	for k, e := range got {
+		g[k] = e.count
+	}
+	if fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("counts:\n got %v\nwant %v", g, want)
+	}
+}
+
+// TestKernelSinkCountKeys counts events keyed by an int, a string, the
+// tgid, the comm and the target index, from known arguments.
+func TestKernelSinkCountKeys(t *testing.T) {
+	testutil.RequireRoot(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	hello, hell := []byte("hello\x00"), []byte("hell\x00")
+	long := []byte(strings.Repeat("x", 100) + "\x00")
+	defer runtime.KeepAlive(long)
+	pc := execArgs(true)
+	vs := sinkValues(t, pc, ValueOptions{}, "a", "msg", "(char *)msg")
+	if vs[1].Kind != FieldAddr || vs[2].Kind != FieldAddr {
+		t.Fatalf("char * without a declared type should be a pointer value, have %v %v", vs[1].Kind, vs[2].Kind)
+	}
+	// A declared char * type makes the pointer a string.
+	tn := []*specparse.TypeName{nil, {Name: "char", Ptr: 1}}
+	vs = sinkValues(t, pc, ValueOptions{Types: tn}, "a", "msg")
+	s := &AggSink{Agg: AggCount, StringSize: 16, Key: []KeyPart{
+		{Kind: KeyValue, Value: vs[0]}, {Kind: KeyValue, Value: vs[1]}, {Kind: KeyTgid}, {Kind: KeyComm}, {Kind: KeyTarget},
+	}}
+	m := sinkMaps{}
+	prog := m.rawProg(t, &Build{Name: "count", Filters: NoFilters, Index: IndexSource{Value: 9}, Sink: s})
+	for _, run := range []struct {
+		a   int64
+		msg []byte
+		n   int
+	}{{1, hello, 3}, {-2, hello, 2}, {1, hell, 1}, {1, long, 2}} {
+		for range run.n {
+			runProg(t, prog, uint64(run.a), 0, 0, 0, 0, ptr(run.msg))
+		}
+	}
+	comm, _ := os.ReadFile("/proc/thread-self/comm")
+	c := fmt.Sprintf("%q", strings.TrimSpace(string(comm)))
+	pid := os.Getpid()
+	wantCounts(t, readAgg(t, m[s.name()], s), map[string]uint64{
+		fmt.Sprintf(`1|"hello"|%d|%s|9`, pid, c):            3,
+		fmt.Sprintf(`-2|"hello"|%d|%s|9`, pid, c):           2,
+		fmt.Sprintf(`1|"hell"|%d|%s|9`, pid, c):             1,
+		fmt.Sprintf(`1|"xxxxxxxxxxxxxxx"+|%d|%s|9`, pid, c): 2,
+	})
+	if d := readDrops(t, m[s.DropsMap()], AggDrops); d[AggDropFull] != 0 {
+		t.Fatalf("drops %v", d)
+	}
+}
+
+// TestKernelSinkSumMinMax aggregates signed and unsigned values per key.
+func TestKernelSinkSumMinMax(t *testing.T) {
+	testutil.RequireRoot(t)
+	pc := execArgs(true)
+	vs := sinkValues(t, pc, ValueOptions{}, "n", "a", "b")
+	n, a, b := vs[0], vs[1], vs[2]
+	type run struct{ n, a, b uint64 }
+	runs := []run{
+		{1, s64(5), 7}, {1, s64(-3), math.MaxUint64}, {1, s64(10), 1},
+		{2, s64(math.MinInt32), 1 << 63}, {2, s64(math.MaxInt32), 0},
+	}
+	for _, tc := range []struct {
+		agg  AggKind
+		v    *Value
+		want map[string][2]uint64 // key → value, count
+	}{
+		{AggSum, a, map[string][2]uint64{"1": {12, 3}, "2": {s64(-1), 2}}},
+		{AggMin, a, map[string][2]uint64{"1": {s64(-3), 3}, "2": {s64(math.MinInt32), 2}}},
+		{AggMax, a, map[string][2]uint64{"1": {10, 3}, "2": {math.MaxInt32, 2}}},
+		{AggMin, b, map[string][2]uint64{"1": {1, 3}, "2": {0, 2}}},
+		{AggMax, b, map[string][2]uint64{"1": {math.MaxUint64, 3}, "2": {1 << 63, 2}}},
+		{AggSum, b, map[string][2]uint64{"1": {7, 3}, "2": {1 << 63, 2}}},
+	} {
+		t.Run(fmt.Sprintf("%s/%s", tc.agg, tc.v.Expr), func(t *testing.T) {
+			s := &AggSink{Agg: tc.agg, Value: tc.v, Key: []KeyPart{{Kind: KeyValue, Value: n}}}
+			m := sinkMaps{}
+			prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+			for _, r := range runs {
+				// Run on every CPU in turn: min/max must merge
+				// CPUs where the key reads as zero.
+				runProgOnCPU(t, prog, int(r.a)&7, r.a, r.b, 0, 0, 0, 0, r.n)
+			}
+			got := map[string][2]uint64{}
+			for k, e := range readAgg(t, m[s.name()], s) {
+				got[k] = [2]uint64{e.val, e.count}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// runProgOnCPU runs prog with the args in the order a, b, c, file, s, msg,
+// n on CPU cpu modulo the CPUs this thread may use.
+func runProgOnCPU(t *testing.T, prog *ebpf.Program, cpu int, args ...uint64) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		t.Fatal(err)
+	}
+	var cpus []int
+	for i := range 1024 {
+		if old.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	var set unix.CPUSet
+	set.Set(cpus[(cpu%len(cpus)+len(cpus))%len(cpus)])
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.SchedSetaffinity(0, &old)
+	runProg(t, prog, args...)
+}
+
+// TestKernelSinkLog2 checks log2 slots against bits.Len64 and the
+// negative slot of a signed value.
+func TestKernelSinkLog2(t *testing.T) {
+	testutil.RequireRoot(t)
+	pc := execArgs(true)
+	vs := sinkValues(t, pc, ValueOptions{}, "b", "a")
+	inputs := []uint64{0, 1, 2, 3, 4, 7, 8, 1023, 1024, 1 << 31, 1<<32 - 1, 1 << 32, 1<<40 + 5, 1 << 63, math.MaxUint64}
+	t.Run("unsigned", func(t *testing.T) {
+		s := &AggSink{Agg: AggLog2, Value: vs[0]}
+		m := sinkMaps{}
+		prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+		want := map[string]uint64{}
+		for _, v := range inputs {
+			runProg(t, prog, 0, v)
+			want[fmt.Sprintf("slot=%d", bits.Len64(v))]++
+		}
+		wantCounts(t, readAgg(t, m[s.name()], s), want)
+	})
+	t.Run("signed", func(t *testing.T) {
+		s := &AggSink{Agg: AggLog2, Value: vs[1], Key: []KeyPart{{Kind: KeyValue, Value: vs[0]}}}
+		m := sinkMaps{}
+		prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+		want := map[string]uint64{}
+		for _, v := range []int32{0, 1, 5, -1, math.MinInt32, math.MaxInt32} {
+			runProg(t, prog, s64(int64(v)), 3)
+			slot := Log2Negative
+			if v >= 0 {
+				slot = bits.Len64(uint64(v))
+			}
+			want[fmt.Sprintf("3|slot=%d", slot)]++
+		}
+		wantCounts(t, readAgg(t, m[s.name()], s), want)
+	})
+}
+
+// TestKernelSinkLinear checks linear slots, the underflow and overflow
+// slots, signed bounds and a step too large for an immediate.
+func TestKernelSinkLinear(t *testing.T) {
+	testutil.RequireRoot(t)
+	pc := execArgs(true)
+	vs := sinkValues(t, pc, ValueOptions{}, "b", "a")
+	for _, tc := range []struct {
+		name string
+		v    *Value
+		lin  Linear
+		in   []uint64
+		want map[string]uint64
+	}{
+		{"unsigned", vs[0], Linear{Min: 10, Max: 50, Step: 10}, []uint64{5, 9, 10, 19, 20, 49, 50, 1000, math.MaxUint64},
+			map[string]uint64{"slot=0": 2, "slot=1": 2, "slot=2": 1, "slot=4": 1, "slot=5": 3}},
+		{"uneven", vs[0], Linear{Min: 0, Max: 25, Step: 10}, []uint64{0, 24, 25, 29, 30},
+			map[string]uint64{"slot=1": 1, "slot=3": 1, "slot=4": 3}},
+		{"signed", vs[1], Linear{Min: -20, Max: 20, Step: 10}, []uint64{s64(-21), s64(-20), s64(-1), 0, 19, 20, s64(math.MinInt32), math.MaxInt32},
+			map[string]uint64{"slot=0": 2, "slot=1": 1, "slot=2": 1, "slot=3": 1, "slot=4": 1, "slot=5": 2}},
+		{"big step", vs[0], Linear{Min: 0, Max: 1 << 40, Step: 1 << 33}, []uint64{0, 1<<33 - 1, 1 << 33, 1<<40 - 1, 1 << 40},
+			map[string]uint64{"slot=1": 2, "slot=2": 1, "slot=128": 1, "slot=129": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &AggSink{Agg: AggLinear, Value: tc.v, Linear: tc.lin}
+			m := sinkMaps{}
+			prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+			for _, v := range tc.in {
+				runProg(t, prog, v, v)
+			}
+			wantCounts(t, readAgg(t, m[s.name()], s), tc.want)
+			if l := s.Layout(); l.Slots != int(tc.lin.buckets())+2 {
+				t.Fatalf("Slots %d", l.Slots)
+			}
+		})
+	}
+}
+
+// TestKernelSinkMapFull fills a small map: every event is either counted
+// under its key or in AggDropFull.
+func TestKernelSinkMapFull(t *testing.T) {
+	testutil.RequireRoot(t)
+	vs := sinkValues(t, execArgs(true), ValueOptions{}, "a")
+	s := &AggSink{Agg: AggCount, MaxEntries: 4, Key: []KeyPart{{Kind: KeyValue, Value: vs[0]}}}
+	m := sinkMaps{}
+	prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+	for i := range 10 {
+		runProg(t, prog, uint64(i))
+	}
+	runProg(t, prog, 0) // an existing key still counts
+	got := readAgg(t, m[s.name()], s)
+	var counted uint64
+	for _, e := range got {
+		counted += e.count
+	}
+	d := readDrops(t, m[s.DropsMap()], AggDrops)
+	if len(got) != 4 || got["0"].count != 2 || d[AggDropFull] != 6 || counted+d[AggDropFull] != 11 {
+		t.Fatalf("%d keys %v, drops %v", len(got), got, d)
+	}
+}
+
+// TestKernelSinkStash runs an entry program and a return program on this
+// thread with a sleep between them: the return program sees the entry's
+// arguments through $entry and the latency through $latency, bounded by
+// the wall clock.
+func TestKernelSinkStash(t *testing.T) {
+	testutil.RequireRoot(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	entryPC := execArgs(true)
+	st := &Stash{Timestamp: true, Fields: sinkValues(t, entryPC, ValueOptions{}, "a", "b")}
+	retPC := execArgs(true)
+	vs := sinkValues(t, retPC, ValueOptions{Stash: st}, "$entry(a)", "$latency", "$entry(b)", "c")
+	if vs[0].Kind != FieldInt || vs[1].Kind != FieldUint {
+		t.Fatalf("kinds %v %v", vs[0].Kind, vs[1].Kind)
+	}
+	m := sinkMaps{}
+	entry := m.rawProg(t, &Build{Name: "entry", Filters: NoFilters, Sink: &EntrySink{Stash: st}})
+	sum := &AggSink{Map: "lat", Agg: AggSum, Value: vs[1], Key: []KeyPart{{Kind: KeyValue, Value: vs[0]}, {Kind: KeyValue, Value: vs[2]}, {Kind: KeyValue, Value: vs[3]}}}
+	ret := m.rawProg(t, &Build{Name: "return", Filters: NoFilters, Stash: st, Sink: sum})
+	hist := &AggSink{Map: "hist", Agg: AggLog2, Value: vs[1]}
+	ret2 := m.rawProg(t, &Build{Name: "return2", Filters: NoFilters, Stash: st, Sink: hist})
+
+	const sleep = 3 * time.Millisecond
+	start := time.Now()
+	runProg(t, entry, s64(-7), 1<<40)
+	time.Sleep(sleep)
+	runProg(t, ret, 1, 2, 42) // different args at return: $entry must be the entry's
+	elapsed := time.Since(start)
+	runProg(t, ret, 1, 2, 42) // no entry any more: counted, not aggregated
+	got := readAgg(t, m[sum.name()], sum)
+	e, ok := got[fmt.Sprintf("-7|%d|42", uint64(1)<<40)]
+	if len(got) != 1 || !ok || e.count != 1 || time.Duration(e.val) < sleep || time.Duration(e.val) > elapsed {
+		t.Fatalf("got %v, want one key -7|2^40|42 with a latency in [%v, %v]", got, sleep, elapsed)
+	}
+	if d := readDrops(t, m[st.DropsMap()], StashDrops); d[StashDropMissing] != 1 || d[StashDropFull] != 0 {
+		t.Fatalf("stash drops %v", d)
+	}
+
+	// A second pair through the histogram program.
+	start = time.Now()
+	runProg(t, entry, 1, 1)
+	time.Sleep(sleep)
+	runProg(t, ret2)
+	elapsed = time.Since(start)
+	h := readAgg(t, m[hist.name()], hist)
+	if len(h) != 1 {
+		t.Fatalf("histogram %v", h)
+	}
+	for k, e := range h {
+		var slot int
+		fmt.Sscanf(k, "slot=%d", &slot)
+		if e.count != 1 || slot < bits.Len64(uint64(sleep)) || slot > bits.Len64(uint64(elapsed)) {
+			t.Fatalf("latency slot %d (count %d), want between %d and %d", slot, e.count, bits.Len64(uint64(sleep)), bits.Len64(uint64(elapsed)))
+		}
+	}
+}
+
+// TestKernelSinkStacks counts events keyed by kernel and user stack ids
+// and the tgid, and reads the stacks back.
+func TestKernelSinkStacks(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyKernelStack}, {Kind: KeyUserStack}, {Kind: KeyTgid}}}
+	m := sinkMaps{}
+	prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+	const runs = 5
+	for range runs {
+		runProg(t, prog)
+	}
+	got := readAgg(t, m[s.name()], s)
+	var total uint64
+	l := s.Layout()
+	for _, e := range got {
+		total += e.count
+		le := binary.LittleEndian
+		if tg := le.Uint32(e.key[l.Key[2].Offset:]); int(tg) != os.Getpid() {
+			t.Errorf("tgid %d", tg)
+		}
+		for _, f := range l.Key[:2] {
+			id := int32(le.Uint32(e.key[f.Offset:]))
+			if id < 0 {
+				t.Errorf("%s id %d", f.Part, id)
+				continue
+			}
+			var frames [127]uint64
+			if err := m[MapStacks].Lookup(uint32(id), &frames); err != nil || frames[0] == 0 {
+				t.Errorf("%s %d: %v %x", f.Part, id, err, frames[:2])
+			}
+		}
+	}
+	d := readDrops(t, m[s.DropsMap()], AggDrops)
+	if total != runs || d[AggDropKernelStack] != 0 || d[AggDropUserStack] != 0 {
+		t.Fatalf("%d events in %v, drops %v", total, got, d)
+	}
+}
+
+// TestKernelSinkTracepoint attaches a count keyed by $tgid and a log2
+// histogram of the first argument to syscalls:sys_enter_getppid... which
+// has none, so it keys by the syscall number field and the tgid, and
+// makes exactly N getppid calls.
+func TestKernelSinkTracepoint(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, err := feature.NewFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.RequireFeature(t, string(feature.FeatTracepoint), f.Have(feature.FeatTracepoint))
+	pc := &ProbeContext{Mode: ModeTracepoint, UserMemory: true, Fields: []Arg{
+		{Name: "__syscall_nr", Type: tyInt, Kind: ArgCtx, Off: 8, Size: 4, Signed: true},
+	}}
+	vs := sinkValues(t, pc, ValueOptions{}, "args->__syscall_nr")
+	s := &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyValue, Value: vs[0]}, {Kind: KeyTgid}}}
+	m := sinkMaps{}
+	prog, err := m.load(t, &Build{Mode: ModeTracepoint, Filters: Filters{PID: uint32(os.Getpid()), UID: -1, CPU: -1}, Sink: s}, ebpf.TracePoint, ebpf.AttachNone, "")
+	if err != nil {
+		t.Fatalf("%+v", err)
+	}
+	lk, err := link.Tracepoint("syscalls", "sys_enter_getppid", prog, nil)
+	if err != nil {
+		t.Skipf("attach: %v", err)
+	}
+	const calls = 321
+	for range calls {
+		unix.Getppid()
+	}
+	lk.Close()
+	wantCounts(t, readAgg(t, m[s.name()], s), map[string]uint64{fmt.Sprintf("%d|%d", unix.SYS_GETPPID, os.Getpid()): calls})
+}
+
+// s64 is v's two's complement, as a raw argument.
+func s64(v int64) uint64 { return uint64(v) }
