@@ -568,3 +568,109 @@ func TestKernelSinkTracepoint(t *testing.T) {
 
 // s64 is v's two's complement, as a raw argument.
 func s64(v int64) uint64 { return uint64(v) }
+
+// tryValue checks expr in pc, declared as tn when not nil; nil when it
+// does not check there.
+func tryValue(pc *ProbeContext, expr string, tn *specparse.TypeName) *Value {
+	p, err := specparse.ParseTrace(`f "%d", ` + expr)
+	if err != nil {
+		return nil
+	}
+	o := ValueOptions{}
+	if tn != nil {
+		o.Types = []*specparse.TypeName{tn}
+	}
+	vs, err := CheckValues(p.Args, pc, o)
+	if err != nil {
+		return nil
+	}
+	return vs[0]
+}
+
+// sinkShapes are the sinks the verifier test loads, built from the
+// expressions that check in pc.
+func sinkShapes(t *testing.T, pc *ProbeContext) map[string]Sink {
+	var ints, strs []*Value
+	for _, e := range []string{"arg1", "arg2", "file->f_count", "file->f_path.dentry->d_name.len", "args->count", "args->delta", "s->c", "s->vals[n]", "$cpu", "$tgid * 3 - 1"} {
+		if v := tryValue(pc, e, nil); v != nil && v.Kind != FieldStr {
+			ints = append(ints, v)
+		}
+	}
+	charPtr := &specparse.TypeName{Name: "char", Ptr: 1}
+	for _, e := range []string{"name", "msg", "file->f_path.dentry->d_name.name", "args->filename", "args->comm", "s->tag", "$comm"} {
+		if v := tryValue(pc, e, nil); v != nil && v.Kind == FieldStr {
+			strs = append(strs, v)
+		} else if v := tryValue(pc, e, charPtr); v != nil && v.Kind == FieldStr {
+			strs = append(strs, v)
+		}
+	}
+	if len(ints) < 2 || len(strs) < 1 {
+		t.Fatalf("too few expressions check: %d ints, %d strings", len(ints), len(strs))
+	}
+	key := []KeyPart{{Kind: KeyTarget}, {Kind: KeyTgid}, {Kind: KeyPid}, {Kind: KeyComm}}
+	for _, v := range append(append([]*Value(nil), ints...), strs...) {
+		key = append(key, KeyPart{Kind: KeyValue, Value: v})
+	}
+	shapes := map[string]Sink{
+		"count":  &AggSink{Agg: AggCount, Key: key},
+		"sum":    &AggSink{Agg: AggSum, Value: ints[0], Key: key[:5]},
+		"min":    &AggSink{Agg: AggMin, Value: ints[1], Key: key[4:6]},
+		"max":    &AggSink{Agg: AggMax, Value: ints[0]},
+		"log2":   &AggSink{Agg: AggLog2, Value: ints[1], Key: []KeyPart{{Kind: KeyValue, Value: strs[0]}}},
+		"linear": &AggSink{Agg: AggLinear, Value: ints[0], Linear: Linear{Min: 0, Max: 1 << 20, Step: 1000}, Key: key[1:2]},
+		"stacks": &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyKernelStack}, {Kind: KeyUserStack}, {Kind: KeyTgid}, {Kind: KeyComm}}},
+		"entry":  &EntrySink{Stash: &Stash{Timestamp: true, Fields: ints}},
+	}
+	return shapes
+}
+
+// TestKernelVerifierSinks loads every sink shape into the verifier for
+// each program type the attach modes use, with and without filters, and
+// a return program that loads a stash and aggregates $latency and $entry.
+func TestKernelVerifierSinks(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, err := feature.NewFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	filters := map[string]Filters{
+		"none": NoFilters,
+		"all":  {PID: 0x80000001, TID: 42, UID: 0, SkipTGID: 7, CPU: 1},
+	}
+	for _, k := range verifierKinds() {
+		t.Run(k.name, func(t *testing.T) {
+			testutil.RequireFeature(t, string(k.need), f.Have(k.need))
+			pc := k.pc(t)
+			shapes := sinkShapes(t, pc)
+			st := shapes["entry"].(*EntrySink).Stash
+			var lat []*Value
+			for i := range st.Fields {
+				lat = append(lat, st.Entry(i))
+			}
+			shapes["return"] = &AggSink{Agg: AggLog2, Value: st.Latency(), Key: []KeyPart{{Kind: KeyValue, Value: lat[0]}, {Kind: KeyValue, Value: lat[1]}}}
+			for name, sink := range shapes {
+				for fname, fl := range filters {
+					for _, cookie := range []bool{false, true} {
+						if cookie && (!k.cookie || f.Have(feature.FeatCookie) != nil) {
+							continue
+						}
+						t.Run(fmt.Sprintf("%s/%s/cookie=%v", name, fname, cookie), func(t *testing.T) {
+							b := &Build{Name: name, Filters: fl, Sink: sink, Index: IndexSource{Value: 3}}
+							if cookie {
+								b.Index = IndexSource{From: IndexCookie}
+							}
+							if name == "return" {
+								b.Stash = st
+							}
+							m := sinkMaps{}
+							if _, err := m.load(t, b, k.typ, k.at, k.attachTo); err != nil {
+								spec, _ := Compile(b)
+								t.Fatalf("verifier rejected %s: %+v\n%v", name, err, spec.Instructions)
+							}
+						})
+					}
+				}
+			}
+		})
+	}
+}
