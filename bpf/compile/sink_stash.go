@@ -132,13 +132,13 @@ func (s *Stash) Latency() *Value {
 	if !s.Timestamp {
 		return nil
 	}
-	return &Value{Kind: FieldUint, Expr: "$latency", node: &irStash{off: s.slot(len(s.Fields)), t: tULong}}
+	return &Value{Kind: FieldUint, Expr: "$latency", node: &irStash{off: s.slot(len(s.Fields)), t: tULong}, typ: btfULong}
 }
 
 // Entry is the return program's value of Fields[i] as stashed at entry.
 func (s *Stash) Entry(i int) *Value {
 	f := s.Fields[i]
-	return &Value{Kind: f.Kind, Expr: "$entry(" + f.Expr + ")", node: &irStash{off: s.slot(i), t: f.node.irType()}}
+	return &Value{Kind: f.Kind, Expr: "$entry(" + f.Expr + ")", node: &irStash{off: s.slot(i), t: f.node.irType()}, typ: f.typ, space: f.space}
 }
 
 // irStash reads a stashed value the return program copied to the stack

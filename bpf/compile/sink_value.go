@@ -3,6 +3,8 @@ package compile
 import (
 	"fmt"
 
+	ebtf "github.com/cilium/ebpf/btf"
+
 	"github.com/btool/btool/specparse"
 )
 
@@ -15,8 +17,10 @@ type Value struct {
 	Kind FieldKind // FieldInt, FieldUint, FieldAddr (a pointer) or FieldStr
 	Expr string    // the source text, for column names
 
-	node irNode     // integers and pointers
-	str  *strSource // FieldStr
+	node  irNode     // integers and pointers
+	str   *strSource // FieldStr
+	typ   ebtf.Type  // integers and pointers: the C type, for $entry(x)->member
+	space AddrSpace  // where a pointer points
 }
 
 // Signed reports whether the value compares and aggregates as signed.
@@ -28,11 +32,10 @@ type ValueOptions struct {
 	// (argdist's "u64", "char*"); a nil entry means the expression's own
 	// type. A char pointer or array type makes a string.
 	Types []*specparse.TypeName
-	// Stash, in a return probe whose Build.Stash loads it, lets an
-	// expression be $latency (needs Stash.Timestamp) or $entry(x), where
-	// x is the source text of one of Stash.Fields. Only a whole
-	// expression can be one of these: $latency/1000 needs the checker to
-	// know them (check.go rejects the names outside argdist).
+	// Stash, in a return probe whose Build.Stash loads it, lets
+	// expressions use $latency (needs Stash.Timestamp) and $entry(x),
+	// where x is the source text of one of Stash.Fields: $latency / 1000,
+	// $entry(file)->f_pos. Without it both names are errors.
 	Stash *Stash
 }
 
@@ -48,14 +51,14 @@ func CheckValues(exprs []specparse.Expr, pc *ProbeContext, o ValueOptions) ([]*V
 	if o.Types != nil && len(o.Types) != len(exprs) {
 		return nil, fmt.Errorf("check values: %d types for %d expressions", len(o.Types), len(exprs))
 	}
-	c := &checker{pc: pc, types: map[specparse.Expr]TypeInfo{}}
+	c := &checker{pc: pc, types: map[specparse.Expr]TypeInfo{}, stash: o.Stash}
 	var out []*Value
 	for i, e := range exprs {
 		var tn *specparse.TypeName
 		if o.Types != nil {
 			tn = o.Types[i]
 		}
-		if v := c.value(e, tn, o.Stash); v != nil {
+		if v := c.value(e, tn); v != nil {
 			out = append(out, v)
 		}
 	}
@@ -67,20 +70,9 @@ func CheckValues(exprs []specparse.Expr, pc *ProbeContext, o ValueOptions) ([]*V
 }
 
 // value checks one sink expression, converted to tn when not nil.
-func (c *checker) value(e specparse.Expr, tn *specparse.TypeName, st *Stash) *Value {
+func (c *checker) value(e specparse.Expr, tn *specparse.TypeName) *Value {
 	text := specparse.ExprString(e)
-	var op operand
-	if v, ok := c.stashValue(e, st); ok {
-		if v == nil {
-			return nil
-		}
-		if tn == nil {
-			return v
-		}
-		op = operand{kind: opValue, typ: intTypeOf(v.node.irType()), node: v.node}
-	} else {
-		op = c.expr(e)
-	}
+	op := c.expr(e)
 	if !op.ok() {
 		return nil
 	}
@@ -114,7 +106,7 @@ func (c *checker) value(e specparse.Expr, tn *specparse.TypeName, st *Stash) *Va
 			if isBool(t) {
 				node = conv(truth(op.node), it)
 			}
-			return &Value{Kind: intKind(it, isPointer(t)), Expr: text, node: node}
+			return &Value{Kind: intKind(it, isPointer(t)), Expr: text, node: node, typ: t, space: op.space}
 		}
 	}
 	if wantStr {
@@ -138,7 +130,7 @@ func (c *checker) value(e specparse.Expr, tn *specparse.TypeName, st *Stash) *Va
 		c.errAt(e, "%s is %s, not an integer, pointer or string", text, describe(op))
 		return nil
 	}
-	return &Value{Kind: intKind(it, isPointer(op.typ)), Expr: text, node: op.node}
+	return &Value{Kind: intKind(it, isPointer(op.typ)), Expr: text, node: op.node, typ: op.typ, space: op.space}
 }
 
 func intKind(it intType, ptr bool) FieldKind {
@@ -151,41 +143,54 @@ func intKind(it intType, ptr bool) FieldKind {
 	return FieldUint
 }
 
-// stashValue resolves $latency and $entry(x) against st. ok is false when
-// e is neither; v is nil after an error.
-func (c *checker) stashValue(e specparse.Expr, st *Stash) (v *Value, ok bool) {
+// stashOperand is $latency or $entry(x) when the checker has a stash
+// (CheckValues, CheckFilter with ValueOptions.Stash).
+func (c *checker) stashOperand(e specparse.Expr) operand {
+	st := c.stash
 	switch n := e.(type) {
 	case *specparse.Ident:
-		if n.Name != "$latency" {
-			return nil, false
+		if !st.Timestamp {
+			c.errAt(n, "$latency needs an entry timestamp (Stash.Timestamp)")
+			return invalid
 		}
-		if st == nil || !st.Timestamp {
-			c.errAt(n, "$latency needs an entry timestamp (a return probe whose entry probe stashes one)")
-			return nil, true
-		}
-		return st.Latency(), true
+		v := st.Latency()
+		return operand{kind: opValue, typ: btfULong, space: c.defaultSpace(), node: v.node}
 	case *specparse.Call:
-		if n.Fun != "$entry" {
-			return nil, false
-		}
-		if st == nil {
-			c.errAt(n, "$entry() is only valid in a return probe whose entry probe stashes values")
-			return nil, true
-		}
 		if len(n.Args) != 1 {
-			c.errAt(n, "$entry takes 1 argument, a parameter of the function")
-			return nil, true
+			c.errAt(n, "$entry takes 1 argument, an expression stashed at entry")
+			return invalid
 		}
 		want := specparse.ExprString(n.Args[0])
 		var names []candidate
 		for i, f := range st.Fields {
 			if f.Expr == want {
-				return st.Entry(i), true
+				v := st.Entry(i)
+				typ, space := f.typ, f.space
+				if typ == nil {
+					typ, space = intTypeOf(v.node.irType()), c.defaultSpace()
+				}
+				return operand{kind: opValue, typ: typ, space: space, node: v.node}
 			}
 			names = append(names, candidate{f.Expr, f.Expr})
 		}
 		c.errAt(n.Args[0], "$entry(%s): not stashed at entry%s", want, suggest(want, names))
-		return nil, true
 	}
-	return nil, false
+	return invalid
+}
+
+// CheckFilter types a return probe's predicate that may read a stash
+// ($latency > 1000000, $entry(count) != retval) and returns it as a
+// CheckedTrace for Build.Checked: only the filter is set. Errors are as
+// CheckValues'.
+func CheckFilter(e specparse.Expr, pc *ProbeContext, o ValueOptions) (*CheckedTrace, error) {
+	if pc == nil || e == nil {
+		return nil, fmt.Errorf("check filter: nil filter or context")
+	}
+	c := &checker{pc: pc, types: map[specparse.Expr]TypeInfo{}, stash: o.Stash}
+	node := c.condition(e)
+	if len(c.errs) > 0 {
+		c.errs.Sort()
+		return nil, c.errs
+	}
+	return &CheckedTrace{Probe: &specparse.Probe{Filter: e}, Context: pc, Types: c.types, StringSize: DefaultStringSize, filter: node}, nil
 }

@@ -674,3 +674,45 @@ func TestKernelVerifierSinks(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelSinkStashExpressions uses $latency and $entry(x) inside
+// expressions and the predicate: arithmetic, a member through a stashed
+// pointer and a stashed char * read as a string at return.
+func TestKernelSinkStashExpressions(t *testing.T) {
+	testutil.RequireRoot(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	obj := newUserObjects()
+	defer obj.keepAlive()
+	pc := execArgs(true)
+	st := &Stash{Map: "st2", Timestamp: true, Fields: sinkValues(t, pc, ValueOptions{}, "a", "file", "msg")}
+	o := ValueOptions{Stash: st, Types: []*specparse.TypeName{nil, nil, {Name: "char", Ptr: 1}, nil}}
+	vs := sinkValues(t, pc, o, "$latency / 1000", "$entry(a) * 2", "$entry(msg)", "$entry(file)->f_count")
+	filter, err := CheckFilter(sinkExprs(t, "$latency > 1000 && $entry(a) < 0")[0], pc, ValueOptions{Stash: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sinkMaps{}
+	entry := m.rawProg(t, &Build{Name: "entry", Filters: NoFilters, Sink: &EntrySink{Stash: st}})
+	s := &AggSink{Agg: AggMax, Value: vs[0], Key: []KeyPart{{Kind: KeyValue, Value: vs[1]}, {Kind: KeyValue, Value: vs[2]}, {Kind: KeyValue, Value: vs[3]}}}
+	ret := m.rawProg(t, &Build{Name: "return", Filters: NoFilters, Checked: filter, Stash: st, Sink: s})
+	const sleep = 2 * time.Millisecond
+	var elapsed time.Duration
+	for _, a := range []int64{-5, 5} { // 5 fails the predicate
+		start := time.Now()
+		runProg(t, entry, s64(a), 0, 0, ptr(obj.file), 0, ptr(obj.msg))
+		time.Sleep(sleep)
+		runProg(t, ret) // zero arguments at return: everything comes from the stash
+		if a < 0 {
+			elapsed = time.Since(start)
+		}
+	}
+	got := readAgg(t, m[s.name()], s)
+	e, ok := got[`-10|"hello"|-3`]
+	if len(got) != 1 || !ok || e.count != 1 || e.val < uint64(sleep/time.Microsecond) || e.val > uint64(elapsed/time.Microsecond) {
+		t.Fatalf("got %v, want one key -10|\"hello\"|-3 with a latency in [%v, %v] in µs", got, sleep, elapsed)
+	}
+	if d := readDrops(t, m[st.DropsMap()], StashDrops); d[StashDropMissing] != 0 || d[StashDropFull] != 0 {
+		t.Fatalf("stash drops %v", d)
+	}
+}

@@ -205,11 +205,11 @@ func TestSinkErrors(t *testing.T) {
 		o     ValueOptions
 		want  string
 	}{
-		{[]string{"$latency"}, ValueOptions{}, "col 9: $latency needs an entry timestamp"},
-		{[]string{"$latency"}, ValueOptions{Stash: st}, "$latency needs an entry timestamp"},
-		{[]string{"$entry(b)"}, ValueOptions{Stash: st}, "$entry(b): not stashed at entry"},
-		{[]string{"$entry(a)"}, ValueOptions{}, "$entry() is only valid in a return probe"},
-		{[]string{"$latency / 2"}, ValueOptions{Stash: &Stash{Timestamp: true}}, "$latency is only valid in argdist"},
+		{[]string{"$latency"}, ValueOptions{}, "col 9: $latency is only valid in argdist"},
+		{[]string{"$latency"}, ValueOptions{Stash: st}, "col 9: $latency needs an entry timestamp"},
+		{[]string{"$entry(b)"}, ValueOptions{Stash: st}, "col 16: $entry(b): not stashed at entry; did you mean a?"},
+		{[]string{"$entry(a, b)"}, ValueOptions{Stash: st}, "$entry takes 1 argument"},
+		{[]string{"$entry(a)"}, ValueOptions{}, "$entry() is only valid in argdist"},
 		{[]string{"*s"}, ValueOptions{}, "not an integer, pointer or string"},
 		{[]string{"a", "nosuch"}, ValueOptions{}, "unknown name 'nosuch'"},
 		{[]string{"$comm"}, ValueOptions{Types: []*specparse.TypeName{{Name: "u64"}}}, "not a value of type"},
