@@ -346,10 +346,10 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 			g.index(b.Index)
 			g.emit(asm.StoreMem(asm.R7, off, asm.R0, asm.DWord))
 		case KeyTgid:
-			g.pidTgid()
+			g.pidTgidSave()
 			g.emit(asm.RSh.Imm(asm.R0, 32), asm.StoreMem(asm.R7, off, asm.R0, asm.Word))
 		case KeyPid:
-			g.pidTgid()
+			g.pidTgidSave()
 			g.emit(asm.StoreMem(asm.R7, off, asm.R0, asm.Word))
 		case KeyComm:
 			g.emit(

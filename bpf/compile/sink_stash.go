@@ -185,7 +185,7 @@ func (g *codegen) loadStash(s *Stash) error {
 			asm.StoreMem(asm.RFP, lat, asm.R0, asm.DWord),
 		)
 	}
-	g.pidTgid()
+	g.pidTgidSave()
 	g.emit(
 		asm.StoreMem(asm.RFP, stackScratch, asm.R0, asm.DWord),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
@@ -261,7 +261,7 @@ func (s *EntrySink) gen(g *codegen, b *Build) error {
 			asm.StoreMem(asm.RFP, val+int16(l.TimestampAt), asm.R0, asm.DWord),
 		)
 	}
-	g.pidTgid()
+	g.pidTgidSave()
 	g.emit(
 		asm.StoreMem(asm.RFP, stackScratch, asm.R0, asm.DWord),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(st.name()),
@@ -276,4 +276,20 @@ func (s *EntrySink) gen(g *codegen, b *Build) error {
 	)
 	g.incPerCPU(st.DropsMap(), stackKey, "exit")
 	return nil
+}
+
+// pidTgidSave is pidTgid that also saves the value in the prologue's slot
+// the first time, so later uses in the program load it instead of
+// calling the helper again. Call it only from straight-line code that
+// every later use passes through (sinks, the stash load).
+func (g *codegen) pidTgidSave() {
+	if g.savedPidTgid {
+		g.pidTgid()
+		return
+	}
+	g.emit(
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.StoreMem(asm.RFP, stackPidTgid, asm.R0, asm.DWord),
+	)
+	g.savedPidTgid = true
 }

@@ -241,3 +241,46 @@ func TestCheckValuesTypes(t *testing.T) {
 		t.Fatalf("declared u8: node %#v", vs[4].node)
 	}
 }
+
+// TestSinkHelperCalls counts helper calls per event: pid_tgid is fetched
+// once per program however many parts need it.
+func TestSinkHelperCalls(t *testing.T) {
+	pc := execArgs(true)
+	st := &Stash{Timestamp: true, Fields: sinkValues(t, pc, ValueOptions{}, "a")}
+	for _, tc := range []struct {
+		name string
+		b    *Build
+		want map[string]int
+	}{
+		{"tgid and pid", &Build{Sink: &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyTgid}, {Kind: KeyPid}}}},
+			map[string]int{"FnGetCurrentPidTgid": 1, "FnMapLookupElem": 3, "FnMapUpdateElem": 1}},
+		{"filtered", &Build{Filters: Filters{PID: 5, UID: -1, CPU: -1}, Sink: &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyTgid}, {Kind: KeyPid}}}},
+			map[string]int{"FnGetCurrentPidTgid": 1}},
+		{"funclatency return", &Build{Stash: st, Index: IndexSource{From: IndexCookie}, Sink: &AggSink{Agg: AggLog2, Value: st.Latency(), Key: []KeyPart{{Kind: KeyTarget}, {Kind: KeyTgid}}}},
+			map[string]int{"FnGetCurrentPidTgid": 1, "FnKtimeGetNs": 1, "FnMapDeleteElem": 1, "FnGetAttachCookie": 1}},
+		{"funclatency entry", &Build{Sink: &EntrySink{Stash: st}},
+			map[string]int{"FnGetCurrentPidTgid": 1, "FnKtimeGetNs": 1, "FnMapUpdateElem": 1, "FnMapLookupElem": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.b.Filters == (Filters{}) {
+				tc.b.Filters = NoFilters
+			}
+			tc.b.Mode = ModeKprobe
+			spec, err := Compile(tc.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, ins := range spec.Instructions {
+				if ins.IsBuiltinCall() {
+					got[asm.BuiltinFunc(ins.Constant).String()]++
+				}
+			}
+			for fn, n := range tc.want {
+				if got[fn] != n {
+					t.Errorf("%s called %d times, want %d (all: %v)", fn, got[fn], n, got)
+				}
+			}
+		})
+	}
+}
