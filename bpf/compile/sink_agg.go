@@ -96,7 +96,10 @@ func (l Linear) buckets() uint64 {
 
 // Log2Slots is the number of slots of a log2 histogram: slot 0 counts
 // the value 0, slot s (1..64) values v with bits.Len64(v) == s, that is
-// [2^(s-1), 2^s), and slot Log2Negative negative values of a signed type.
+// [2^(s-1), 2^s), and slot Log2Negative negative values of a signed type
+// (an unsigned value is never negative: 2^63 and up go to slot 64). This
+// is bcc's bpf_log2l() except at 0, which bcc counts in slot 1 with the
+// 1s; bcc's labels (slot s: 2^(s-1) -> 2^s - 1) fit every other slot.
 const (
 	Log2Slots    = 66
 	Log2Negative = 65
@@ -136,7 +139,17 @@ const (
 // CPU inserted it first the lookup is retried, and when the map is full
 // the event is counted in AggDropFull, never silently lost. The runtime
 // sums the CPUs' values (min and max: over CPUs whose count is not 0,
-// since a key new on one CPU reads as zero on the others).
+// since a key new on one CPU reads as zero on the others). The map is
+// preallocated: MaxEntries × (key + ValueSize × CPUs) bytes of kernel
+// memory.
+//
+// Per event: one hash lookup (two for a new key, plus the insert), the
+// helpers the key parts need (pid_tgid once for tgid and pid, comm, one
+// bpf_get_stackid per stack) and the expressions' reads; no atomics, no
+// loops.
+//
+// Kernel: BPF_MAP_TYPE_PERCPU_HASH and bpf_get_stackid 4.6, plus the
+// mode's needs (the prologue's JMP32 filters, 5.1).
 type AggSink struct {
 	Map        string // map name; "" means "agg". Give each sink of a session its own.
 	Key        []KeyPart

@@ -34,7 +34,11 @@ import (
 // without an entry (the entry fired before the probes were attached, the
 // entry was evicted, or the entry program was filtered out) skips the
 // event and is counted, never silently lost. Recursive calls overwrite
-// the outer call's entry, as in bcc.
+// the outer call's entry, as in bcc. Goroutines that move between threads
+// while in the function (uprobes on Go code) miss their entries: the key
+// is the thread.
+//
+// Kernel: BPF_MAP_TYPE_LRU_HASH 4.10, plus the mode's needs.
 type Stash struct {
 	Map        string   // map name; "" means "stash"
 	MaxEntries uint32   // 0 means DefaultStashEntries
