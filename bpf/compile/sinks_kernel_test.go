@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -711,6 +712,72 @@ func TestKernelSinkStashExpressions(t *testing.T) {
 	e, ok := got[`-10|"hello"|-3`]
 	if len(got) != 1 || !ok || e.count != 1 || e.val < uint64(sleep/time.Microsecond) || e.val > uint64(elapsed/time.Microsecond) {
 		t.Fatalf("got %v, want one key -10|\"hello\"|-3 with a latency in [%v, %v] in µs", got, sleep, elapsed)
+	}
+	if d := readDrops(t, m[st.DropsMap()], StashDrops); d[StashDropMissing] != 0 || d[StashDropFull] != 0 {
+		t.Fatalf("stash drops %v", d)
+	}
+}
+
+// TestKernelSinkLatencyNanosleep is funclatency on syscall tracepoints:
+// the entry of nanosleep stashes its timespec pointer and the time, the
+// exit keys the shortest latency by that pointer, the return value and
+// the thread. The test makes exactly N 1ms nanosleeps on one thread.
+func TestKernelSinkLatencyNanosleep(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, err := feature.NewFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.RequireFeature(t, string(feature.FeatTracepoint), f.Have(feature.FeatTracepoint))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	enterPC := &ProbeContext{Mode: ModeTracepoint, UserMemory: true, Fields: []Arg{
+		{Name: "__syscall_nr", Type: tyInt, Kind: ArgCtx, Off: 8, Size: 4, Signed: true},
+		{Name: "rqtp", Type: tyULong, Kind: ArgCtx, Off: 16, Size: 8},
+	}}
+	exitPC := &ProbeContext{Mode: ModeTracepoint, UserMemory: true, Fields: []Arg{
+		{Name: "__syscall_nr", Type: tyInt, Kind: ArgCtx, Off: 8, Size: 4, Signed: true},
+		{Name: "ret", Type: tyLong, Kind: ArgCtx, Off: 16, Size: 8, Signed: true},
+	}}
+	st := &Stash{Timestamp: true, Fields: sinkValues(t, enterPC, ValueOptions{}, "args->rqtp")}
+	vs := sinkValues(t, exitPC, ValueOptions{Stash: st}, "$latency", "$entry(args->rqtp)", "args->ret")
+	s := &AggSink{Agg: AggMin, Value: vs[0], Key: []KeyPart{{Kind: KeyValue, Value: vs[1]}, {Kind: KeyValue, Value: vs[2]}, {Kind: KeyPid}}}
+	// This thread only: the Go runtime's sysmon thread sleeps with
+	// nanosleep too.
+	filters := Filters{PID: uint32(os.Getpid()), TID: uint32(unix.Gettid()), UID: -1, CPU: -1}
+	m := sinkMaps{}
+	for _, p := range []struct {
+		event string
+		b     *Build
+	}{
+		{"sys_enter_nanosleep", &Build{Mode: ModeTracepoint, Filters: filters, Sink: &EntrySink{Stash: st}}},
+		{"sys_exit_nanosleep", &Build{Mode: ModeTracepoint, Filters: filters, Stash: st, Sink: s}},
+	} {
+		prog, err := m.load(t, p.b, ebpf.TracePoint, ebpf.AttachNone, "")
+		if err != nil {
+			t.Fatalf("%s: %+v", p.event, err)
+		}
+		lk, err := link.Tracepoint("syscalls", p.event, prog, nil)
+		if err != nil {
+			t.Skipf("attach %s: %v", p.event, err)
+		}
+		defer lk.Close()
+	}
+	const calls = 20
+	const sleep = time.Millisecond
+	ts := unix.NsecToTimespec(int64(sleep))
+	start := time.Now()
+	for range calls {
+		if _, _, errno := unix.Syscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0); errno != 0 {
+			t.Fatal(errno)
+		}
+	}
+	elapsed := time.Since(start)
+	got := readAgg(t, m[s.name()], s)
+	key := fmt.Sprintf("%d|0|%d", uint64(uintptr(unsafe.Pointer(&ts))), unix.Gettid())
+	e, ok := got[key]
+	if len(got) != 1 || !ok || e.count != calls || time.Duration(e.val) < sleep || time.Duration(e.val) > elapsed/calls {
+		t.Fatalf("got %v, want key %s: %d calls, shortest in [%v, %v]", got, key, calls, sleep, elapsed/calls)
 	}
 	if d := readDrops(t, m[st.DropsMap()], StashDrops); d[StashDropMissing] != 0 || d[StashDropFull] != 0 {
 		t.Fatalf("stash drops %v", d)
