@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btool/btool/bpf/feature"
+	"github.com/btool/btool/internal/kallsyms"
 	"github.com/btool/btool/internal/testutil"
 	"github.com/btool/btool/specparse"
 )
@@ -783,3 +784,88 @@ func TestKernelSinkLatencyNanosleep(t *testing.T) {
 		t.Fatalf("stash drops %v", d)
 	}
 }
+
+// TestKernelSinkStacksAttach is stackcount on syscalls:sys_enter_getppid:
+// exactly N getppid calls from this thread, counted by kernel and user
+// stack; the kernel stacks pass through the syscall entry and the user
+// stacks through this test function.
+func TestKernelSinkStacksAttach(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, err := feature.NewFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.RequireFeature(t, string(feature.FeatTracepoint), f.Have(feature.FeatTracepoint))
+	syms, err := kallsyms.Load()
+	if err != nil || !syms.HasAddrs() {
+		t.Skipf("no kallsyms addresses: %v", err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	s := &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyKernelStack}, {Kind: KeyUserStack}, {Kind: KeyPid}, {Kind: KeyComm}}}
+	m := sinkMaps{}
+	b := &Build{Mode: ModeTracepoint, Filters: Filters{PID: uint32(os.Getpid()), TID: uint32(unix.Gettid()), UID: -1, CPU: -1}, Sink: s}
+	prog, err := m.load(t, b, ebpf.TracePoint, ebpf.AttachNone, "")
+	if err != nil {
+		t.Fatalf("%+v", err)
+	}
+	lk, err := link.Tracepoint("syscalls", "sys_enter_getppid", prog, nil)
+	if err != nil {
+		t.Skipf("attach: %v", err)
+	}
+	const calls = 50
+	for range calls {
+		getppidFramed()
+	}
+	lk.Close()
+	l := s.Layout()
+	le := binary.LittleEndian
+	var total uint64
+	for k, e := range readAgg(t, m[s.name()], s) {
+		total += e.count
+		if tid := le.Uint32(e.key[l.Key[2].Offset:]); int(tid) != unix.Gettid() {
+			t.Errorf("%s: tid %d", k, tid)
+		}
+		var kframes, uframes [127]uint64
+		if err := m[MapStacks].Lookup(le.Uint32(e.key[l.Key[0].Offset:]), &kframes); err != nil {
+			t.Fatalf("%s: kernel stack: %v", k, err)
+		}
+		if err := m[MapStacks].Lookup(le.Uint32(e.key[l.Key[1].Offset:]), &uframes); err != nil {
+			t.Fatalf("%s: user stack: %v", k, err)
+		}
+		var kern, user []string
+		for _, pc := range kframes {
+			if pc == 0 {
+				break
+			}
+			if sym, _, ok := syms.Lookup(pc); ok {
+				kern = append(kern, sym.Name)
+			}
+		}
+		for _, pc := range uframes {
+			if pc == 0 {
+				break
+			}
+			if fn := runtime.FuncForPC(uintptr(pc)); fn != nil {
+				user = append(user, fn.Name())
+			}
+		}
+		if !strings.Contains(strings.Join(kern, " "), "do_syscall_64") {
+			t.Errorf("%s: kernel stack %v does not pass through do_syscall_64", k, kern)
+		}
+		if !strings.Contains(strings.Join(user, " "), "TestKernelSinkStacksAttach") {
+			t.Errorf("%s: user stack %v does not pass through the test", k, user)
+		}
+	}
+	d := readDrops(t, m[s.DropsMap()], AggDrops)
+	if total != calls || d[AggDropKernelStack] != 0 || d[AggDropUserStack] != 0 {
+		t.Fatalf("%d events, want %d; drops %v", total, calls, d)
+	}
+}
+
+// getppidFramed calls getppid from a function with a frame: the syscall
+// stub has none, so frame-pointer unwinding skips its caller (this
+// function) and finds the test function above it.
+//
+//go:noinline
+func getppidFramed() int { return unix.Getppid() }
