@@ -196,6 +196,7 @@ type KeyField struct {
 //	AggMin, AggMax                u64 value (s64 if ValueSigned) at 0, u64 count at 8;
 //	                              count 0 means this CPU has no value for the key
 type AggLayout struct {
+	Agg         AggKind
 	Key         []KeyField
 	KeySize     int
 	SlotOffset  int // AggLog2, AggLinear: the u64 slot index in the key; -1 otherwise
@@ -206,7 +207,7 @@ type AggLayout struct {
 
 // Layout returns the layout of the sink's map.
 func (s *AggSink) Layout() AggLayout {
-	l := AggLayout{SlotOffset: -1}
+	l := AggLayout{Agg: s.Agg, SlotOffset: -1}
 	off := 0
 	put := func(f KeyField, align int) {
 		off = (off + align - 1) &^ (align - 1)

@@ -1,7 +1,6 @@
 package compile
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -121,36 +120,8 @@ func readAgg(t *testing.T, m *ebpf.Map, s *AggSink) map[string]aggEntry {
 	var per [][]byte
 	it := m.Iterate()
 	for it.Next(&key, &per) {
-		e := aggEntry{key: append([]byte(nil), key...)}
-		have := false
-		for _, v := range per {
-			le := binary.LittleEndian
-			switch s.Agg {
-			case AggSum:
-				e.val += le.Uint64(v)
-				e.count += le.Uint64(v[8:])
-			case AggMin, AggMax:
-				c := le.Uint64(v[8:])
-				if c == 0 {
-					continue
-				}
-				x := le.Uint64(v)
-				switch {
-				case !have:
-					e.val = x
-				case s.Agg == AggMin && l.ValueSigned && int64(x) < int64(e.val),
-					s.Agg == AggMin && !l.ValueSigned && x < e.val,
-					s.Agg == AggMax && l.ValueSigned && int64(x) > int64(e.val),
-					s.Agg == AggMax && !l.ValueSigned && x > e.val:
-					e.val = x
-				}
-				have = true
-				e.count += c
-			default:
-				e.count += le.Uint64(v)
-			}
-		}
-		out[decodeKey(l, key)] = e
+		v := l.Merge(per)
+		out[decodeKey(l, key)] = aggEntry{key: append([]byte(nil), key...), val: v.Value, count: v.Count}
 	}
 	if err := it.Err(); err != nil {
 		t.Fatal(err)
@@ -162,36 +133,23 @@ func readAgg(t *testing.T, m *ebpf.Map, s *AggSink) map[string]aggEntry {
 // per the field), strings quoted with "+" when truncated, and "slot=N".
 func decodeKey(l AggLayout, key []byte) string {
 	var parts []string
-	le := binary.LittleEndian
 	for _, f := range l.Key {
-		b := key[f.Offset : f.Offset+f.Size]
-		switch {
-		case f.Kind == FieldStr:
-			s := b
-			trunc := false
-			if f.Part == KeyValue {
-				s, trunc = b[:len(b)-1], b[len(b)-1] == 1
-			}
-			if i := bytes.IndexByte(s, 0); i >= 0 {
-				s = s[:i]
-			}
-			v := fmt.Sprintf("%q", s)
+		switch f.Kind {
+		case FieldStr:
+			str, trunc := f.String(key)
+			v := fmt.Sprintf("%q", str)
 			if trunc {
 				v += "+"
 			}
 			parts = append(parts, v)
-		case f.Size == 4 && f.Kind == FieldInt:
-			parts = append(parts, fmt.Sprint(int32(le.Uint32(b))))
-		case f.Size == 4:
-			parts = append(parts, fmt.Sprint(le.Uint32(b)))
-		case f.Kind == FieldInt:
-			parts = append(parts, fmt.Sprint(int64(le.Uint64(b))))
+		case FieldInt:
+			parts = append(parts, fmt.Sprint(f.Int(key)))
 		default:
-			parts = append(parts, fmt.Sprint(le.Uint64(b)))
+			parts = append(parts, fmt.Sprint(f.Uint(key)))
 		}
 	}
 	if l.SlotOffset >= 0 {
-		parts = append(parts, fmt.Sprintf("slot=%d", le.Uint64(key[l.SlotOffset:])))
+		parts = append(parts, fmt.Sprintf("slot=%d", l.Slot(key)))
 	}
 	return strings.Join(parts, "|")
 }

@@ -1,8 +1,11 @@
 package compile
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"strings"
 	"testing"
 
@@ -282,5 +285,83 @@ func TestSinkHelperCalls(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAggMerge merges fabricated per-CPU values.
+func TestAggMerge(t *testing.T) {
+	u := func(vs ...uint64) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint64(b, v)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		l    AggLayout
+		per  [][]byte
+		want AggValue
+	}{
+		{AggLayout{Agg: AggCount, ValueSize: 8}, [][]byte{u(1), u(0), u(5)}, AggValue{Count: 6}},
+		{AggLayout{Agg: AggLog2, ValueSize: 8}, [][]byte{u(2)}, AggValue{Count: 2}},
+		{AggLayout{Agg: AggSum, ValueSize: 16}, [][]byte{u(10, 2), u(0, 0), u(s64(-3), 1)}, AggValue{Value: 7, Count: 3}},
+		{AggLayout{Agg: AggMin, ValueSize: 16, ValueSigned: true}, [][]byte{u(0, 0), u(5, 1), u(s64(-2), 4)}, AggValue{Value: s64(-2), Count: 5}},
+		{AggLayout{Agg: AggMin, ValueSize: 16}, [][]byte{u(0, 0), u(5, 1), u(s64(-2), 4)}, AggValue{Value: 5, Count: 5}},
+		{AggLayout{Agg: AggMax, ValueSize: 16, ValueSigned: true}, [][]byte{u(0, 0), u(s64(-5), 1), u(s64(-2), 4)}, AggValue{Value: s64(-2), Count: 5}},
+		{AggLayout{Agg: AggMax, ValueSize: 16}, [][]byte{u(9, 0), u(s64(-5), 1), u(3, 4)}, AggValue{Value: s64(-5), Count: 5}},
+		{AggLayout{Agg: AggMax, ValueSize: 16}, [][]byte{u(9, 0)}, AggValue{}},
+	} {
+		if got := tc.l.Merge(tc.per); got != tc.want {
+			t.Errorf("%s signed=%v %x: got %+v, want %+v", tc.l.Agg, tc.l.ValueSigned, tc.per, got, tc.want)
+		}
+	}
+}
+
+// TestHistRanges checks the slot ranges printers label histograms with
+// against the slot the BPF code computes, modelled by bits.Len64.
+func TestHistRanges(t *testing.T) {
+	for s := 0; s <= 64; s++ {
+		lo, hi, ok := Log2Range(s)
+		if !ok || bits.Len64(lo) != s || bits.Len64(hi) != s || (s > 0 && bits.Len64(lo-1) == s) || (hi != math.MaxUint64 && bits.Len64(hi+1) == s) {
+			t.Errorf("slot %d: %d..%d %v", s, lo, hi, ok)
+		}
+	}
+	if _, _, ok := Log2Range(Log2Negative); ok {
+		t.Error("negative slot has a range")
+	}
+	lin := Linear{Min: -5, Max: 20, Step: 10}
+	var got []string
+	for s := 0; s < int(lin.buckets())+2; s++ {
+		lo, hi, under, over := lin.Range(s)
+		switch {
+		case under:
+			got = append(got, fmt.Sprintf("<%d", hi))
+		case over:
+			got = append(got, fmt.Sprintf(">=%d", lo))
+		default:
+			got = append(got, fmt.Sprintf("[%d,%d)", lo, hi))
+		}
+	}
+	if strings.Join(got, " ") != "<-5 [-5,5) [5,15) [15,20) >=20" {
+		t.Errorf("linear ranges %s", got)
+	}
+}
+
+// TestKeyFieldDecode decodes a fabricated key.
+func TestKeyFieldDecode(t *testing.T) {
+	vs := sinkValues(t, execArgs(true), ValueOptions{Types: []*specparse.TypeName{nil, {Name: "char", Ptr: 1}}}, "a", "msg")
+	s := &AggSink{Agg: AggLog2, Value: vs[0], StringSize: 4, Key: []KeyPart{{Kind: KeyValue, Value: vs[0]}, {Kind: KeyValue, Value: vs[1]}, {Kind: KeyComm}, {Kind: KeyKernelStack}}}
+	l := s.Layout()
+	key := make([]byte, l.KeySize)
+	le := binary.LittleEndian
+	le.PutUint64(key[l.Key[0].Offset:], s64(-9))
+	copy(key[l.Key[1].Offset:], "abc\x00\x01")
+	copy(key[l.Key[2].Offset:], "bash")
+	le.PutUint32(key[l.Key[3].Offset:], uint32(0xffffffef)) // -17
+	le.PutUint64(key[l.SlotOffset:], 12)
+	str, trunc := l.Key[1].String(key)
+	comm, ctrunc := l.Key[2].String(key)
+	if l.Key[0].Int(key) != -9 || str != "abc" || !trunc || comm != "bash" || ctrunc || l.Key[3].Int(key) != -17 || l.Slot(key) != 12 {
+		t.Fatalf("decoded %d %q %v %q %v %d %d", l.Key[0].Int(key), str, trunc, comm, ctrunc, l.Key[3].Int(key), l.Slot(key))
 	}
 }
