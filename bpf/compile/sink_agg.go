@@ -141,7 +141,10 @@ const (
 // sums the CPUs' values (min and max: over CPUs whose count is not 0,
 // since a key new on one CPU reads as zero on the others). The map is
 // preallocated: MaxEntries × (key + ValueSize × CPUs) bytes of kernel
-// memory.
+// memory. A runtime that clears the map between intervals by deleting
+// keys should know that kernels before 5.10 ("bpf: zero-fill re-used
+// per-cpu map element") may hand a re-used element's other CPUs their
+// stale values; reading the whole map and subtracting avoids that.
 //
 // Per event: one hash lookup (two for a new key, plus the insert), the
 // helpers the key parts need (pid_tgid once for tgid and pid, comm, one
