@@ -827,3 +827,60 @@ func TestKernelSinkStacksAttach(t *testing.T) {
 //
 //go:noinline
 func getppidFramed() int { return unix.Getppid() }
+
+// TestKernelSinkConcurrentInsert runs the program on every CPU at once
+// with the same new keys, so CPUs race to insert them (the BPF_NOEXIST
+// update fails with -EEXIST for the loser, which must retry the lookup):
+// every event must be counted exactly once.
+func TestKernelSinkConcurrentInsert(t *testing.T) {
+	testutil.RequireRoot(t)
+	vs := sinkValues(t, execArgs(true), ValueOptions{}, "b")
+	for _, agg := range []AggKind{AggCount, AggSum} {
+		t.Run(agg.String(), func(t *testing.T) {
+			s := &AggSink{Agg: agg, Value: vs[0], Key: []KeyPart{{Kind: KeyValue, Value: vs[0]}}}
+			m := sinkMaps{}
+			prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+			const keys, rounds = 500, 4
+			workers := min(runtime.NumCPU(), 8)
+			errs := make(chan error, workers)
+			for w := range workers {
+				go func() {
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					var set unix.CPUSet
+					set.Set(w)
+					unix.SchedSetaffinity(0, &set)
+					ctx := make([]uint64, 8)
+					for r := range rounds {
+						for k := range keys {
+							ctx[1] = uint64(r*keys + k)
+							if _, err := prog.Run(&ebpf.RunOptions{Context: ctx}); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range workers {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := readAgg(t, m[s.name()], s)
+			bad := 0
+			for k, e := range got {
+				var key uint64
+				fmt.Sscan(k, &key)
+				if e.count != uint64(workers) || (agg == AggSum && e.val != key*uint64(workers)) {
+					bad++
+				}
+			}
+			d := readDrops(t, m[s.DropsMap()], AggDrops)
+			if len(got) != keys*rounds || bad != 0 || d[AggDropFull] != 0 {
+				t.Fatalf("%d keys (want %d), %d with a wrong count, drops %v", len(got), keys*rounds, bad, d)
+			}
+		})
+	}
+}
