@@ -76,7 +76,10 @@ func (c *checker) value(e specparse.Expr, tn *specparse.TypeName) *Value {
 	if !op.ok() {
 		return nil
 	}
-	wantStr := stringy(op) && op.kind != opValue // char arrays, $comm, __data_loc; char * only if declared
+	// Char arrays, $comm and __data_loc strings are strings; a char *
+	// is a pointer unless declared char * (argdist's "char*" type).
+	_, array := underlying(op.typ).(*ebtf.Array)
+	wantStr := op.kind == opString || (op.kind == opLvalue && array && stringy(op))
 	if tn != nil {
 		t, err := c.resolveType(tn)
 		if err != nil {

@@ -231,12 +231,14 @@ func TestSinkErrors(t *testing.T) {
 func TestCheckValuesTypes(t *testing.T) {
 	pc := execArgs(true)
 	u8 := &specparse.TypeName{Name: "u8"}
-	vs := sinkValues(t, pc, ValueOptions{Types: []*specparse.TypeName{nil, nil, nil, nil, u8, nil}}, "a", "b", "msg", "$comm", "a", "s->tag")
+	vs := sinkValues(t, pc, ValueOptions{Types: []*specparse.TypeName{nil, nil, nil, nil, u8, nil, nil, {Name: "char", Ptr: 1}}},
+		"a", "b", "msg", "$comm", "a", "s->tag", "file->f_path.dentry->d_name.name", "file->f_path.dentry->d_name.name")
 	var got []string
 	for _, v := range vs {
 		got = append(got, fmt.Sprintf("%s:%d", v.Expr, v.Kind))
 	}
-	want := fmt.Sprintf("a:%d b:%d msg:%d $comm:%d a:%d s->tag:%d", FieldInt, FieldUint, FieldAddr, FieldStr, FieldUint, FieldStr)
+	want := fmt.Sprintf("a:%d b:%d msg:%d $comm:%d a:%d s->tag:%d file->f_path.dentry->d_name.name:%d file->f_path.dentry->d_name.name:%d",
+		FieldInt, FieldUint, FieldAddr, FieldStr, FieldUint, FieldStr, FieldAddr, FieldStr)
 	if strings.Join(got, " ") != want {
 		t.Fatalf("got %s, want %s", strings.Join(got, " "), want)
 	}
