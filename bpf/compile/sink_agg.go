@@ -259,6 +259,31 @@ func (s *AggSink) Layout() AggLayout {
 	return l
 }
 
+// holes reports whether some key bytes are not always written: padding,
+// and strings (comm included: older kernels copy it without padding).
+func (l AggLayout) holes() bool {
+	n := 0
+	for _, f := range l.Key {
+		if f.Kind == FieldStr {
+			return true
+		}
+		n += f.Size
+	}
+	if l.SlotOffset >= 0 {
+		n += 8
+	}
+	return n != l.KeySize
+}
+
+// stashed returns v's irStash when v is a stashed value as is.
+func (v *Value) stashed() (*irStash, bool) {
+	if v == nil {
+		return nil, false
+	}
+	st, ok := v.node.(*irStash)
+	return st, ok
+}
+
 func (s *AggSink) hasStacks() bool {
 	for _, p := range s.Key {
 		if p.Kind == KeyKernelStack || p.Kind == KeyUserStack {
@@ -332,7 +357,9 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 	x := g.alloc(8)     // Value, kept across helper calls
 	defer g.free(l.KeySize + 16 + 8)
 
-	if s.Value != nil && s.Agg != AggCount {
+	if st, ok := s.Value.stashed(); ok && s.Agg != AggCount {
+		x = st.off // a stashed value ($latency) already has its slot
+	} else if s.Value != nil && s.Agg != AggCount {
 		g.mark(SpecPart{Label: "value: " + s.Value.Expr})
 		r, _ := g.allocReg()
 		g.value(s.Value.node, r)
@@ -342,8 +369,12 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 
 	g.mark(SpecPart{Label: "key"})
 	g.emit(asm.Mov.Reg(asm.R7, asm.RFP), asm.Add.Imm(asm.R7, int32(key)))
-	for off := 0; off < l.KeySize; off += 8 {
-		g.emit(storeImm64(asm.R7, int16(off), 0))
+	if l.holes() {
+		// Padding and the bytes after a string's NUL are part of
+		// the key: zero them, or equal keys would differ.
+		for off := 0; off < l.KeySize; off += 8 {
+			g.emit(storeImm64(asm.R7, int16(off), 0))
+		}
 	}
 	for i, f := range l.Key {
 		p := s.Key[i] // check rejected parts Layout would skip
@@ -505,9 +536,10 @@ func (s *AggSink) modify(g *codegen, x int16, signed bool) {
 // log2Slot leaves the log2 slot of the value in R2 in R3 (see Log2Slots):
 // bits.Len64 by binary search, no loop. It clobbers R1 and R2.
 func (g *codegen) log2Slot(signed bool) {
-	done := g.newLabel()
+	done := ""
 	g.emit(asm.Mov.Imm(asm.R3, 0))
 	if signed {
+		done = g.newLabel()
 		pos := g.newLabel()
 		g.emit(
 			asm.JSGE.Imm(asm.R2, 0, pos),
@@ -528,7 +560,9 @@ func (g *codegen) log2Slot(signed bool) {
 		g.bind(next)
 	}
 	g.emit(asm.Add.Reg(asm.R3, asm.R2)) // R2 is 0 or 1 now
-	g.bind(done)
+	if done != "" {
+		g.bind(done)
+	}
 }
 
 // linearSlot leaves the linear slot of the value in R2 in R3 (see

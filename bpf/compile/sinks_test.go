@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -365,5 +367,52 @@ func TestKeyFieldDecode(t *testing.T) {
 	comm, ctrunc := l.Key[2].String(key)
 	if l.Key[0].Int(key) != -9 || str != "abc" || !trunc || comm != "bash" || ctrunc || l.Key[3].Int(key) != -17 || l.Slot(key) != 12 {
 		t.Fatalf("decoded %d %q %v %q %v %d %d", l.Key[0].Int(key), str, trunc, comm, ctrunc, l.Key[3].Int(key), l.Slot(key))
+	}
+}
+
+// TestSinkGolden pins the code of the funclatency and stackcount shapes
+// as readable disassembly in testdata/sinks (regenerate with -update).
+// Semantics are tested by the TestKernelSink tests.
+func TestSinkGolden(t *testing.T) {
+	st := &Stash{Timestamp: true}
+	for _, tc := range []struct {
+		file string
+		b    *Build
+	}{
+		{"funclatency_entry", &Build{Mode: ModeKprobeMulti, Filters: Filters{PID: 1234, UID: -1, CPU: -1}, Sink: &EntrySink{Stash: st}}},
+		{"funclatency_return", &Build{Mode: ModeKprobeMulti, Return: true, Filters: Filters{PID: 1234, UID: -1, CPU: -1}, Stash: st, Index: IndexSource{From: IndexCookie},
+			Sink: &AggSink{Agg: AggLog2, Value: st.Latency(), Key: []KeyPart{{Kind: KeyTarget}}}}},
+		{"stackcount", &Build{Mode: ModeKprobe, Filters: NoFilters, Index: IndexSource{Value: 2},
+			Sink: &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyTarget}, {Kind: KeyKernelStack}, {Kind: KeyUserStack}, {Kind: KeyTgid}, {Kind: KeyComm}}}}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			spec, err := Compile(tc.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "; %s: %d instructions; maps:", tc.file, len(spec.Instructions))
+			for _, m := range tc.b.Maps() {
+				fmt.Fprintf(&b, " %s(%s %d/%d/%d)", m.Name, m.Type, m.KeySize, m.ValueSize, m.MaxEntries)
+			}
+			fmt.Fprintf(&b, "\n%v", spec.Instructions)
+			got := b.String()
+			path := filepath.Join("testdata", "sinks", tc.file+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the generated code (run with -update after checking):\n%s", path, got)
+			}
+		})
 	}
 }
