@@ -137,7 +137,7 @@ func Compile(b *Build) (*ebpf.ProgramSpec, error) {
 	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
 	g.prologue(b.Filters)
 	if b.Stash != nil {
-		if err := g.loadStash(b.Stash); err != nil {
+		if err := g.loadStash(b.Stash, b); err != nil {
 			return nil, err
 		}
 	}

@@ -20,7 +20,8 @@ import (
 // runtime creates each once per session):
 //
 //	Map          BPF_MAP_TYPE_LRU_HASH (4.10), MaxEntries entries;
-//	             key u64 pid_tgid (tgid<<32 | tid);
+//	             key u64 pid_tgid (tgid<<32 | tid), then with PerTarget
+//	             the u64 target index;
 //	             value StashLayout.ValueSize bytes: [u64 bpf_ktime_get_ns()
 //	             at entry, if Timestamp] then one u64 per field,
 //	             sign- or zero-extended from its type.
@@ -44,6 +45,10 @@ type Stash struct {
 	MaxEntries uint32   // 0 means DefaultStashEntries
 	Timestamp  bool     // stash bpf_ktime_get_ns() at entry, for Latency
 	Fields     []*Value // integers and pointers checked in the entry probe's context
+	// PerTarget adds the target index (Build.Index, the same in the
+	// entry and return programs) to the key, so traced functions that
+	// call each other (a wildcard funclatency) keep their own entries.
+	PerTarget bool
 }
 
 // DefaultStashEntries is the stash size when Stash.MaxEntries is 0: calls
@@ -96,9 +101,29 @@ func (s *Stash) Maps() []*ebpf.MapSpec {
 		n = DefaultStashEntries
 	}
 	return []*ebpf.MapSpec{
-		{Name: s.name(), Type: ebpf.LRUHash, KeySize: 8, ValueSize: uint32(max(s.Layout().ValueSize, 8)), MaxEntries: n},
+		{Name: s.name(), Type: ebpf.LRUHash, KeySize: uint32(s.keySize()), ValueSize: uint32(max(s.Layout().ValueSize, 8)), MaxEntries: n},
 		{Name: s.DropsMap(), Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: StashDrops},
 	}
+}
+
+func (s *Stash) keySize() int {
+	if s.PerTarget {
+		return 16
+	}
+	return 8
+}
+
+// key builds the stash key on the stack (pid_tgid, and the target index
+// with PerTarget) and returns its offset. The caller frees keySize bytes.
+func (g *codegen) stashKey(s *Stash, b *Build) int16 {
+	key := g.alloc(s.keySize())
+	g.pidTgidSave()
+	g.emit(asm.StoreMem(asm.RFP, key, asm.R0, asm.DWord))
+	if s.PerTarget {
+		g.index(b.Index)
+		g.emit(asm.StoreMem(asm.RFP, key+8, asm.R0, asm.DWord))
+	}
+	return key
 }
 
 func (s *Stash) check() error {
@@ -170,7 +195,7 @@ const (
 // right after the prologue: it takes the time, looks up pid_tgid, copies
 // the fields to their slots, computes the latency and deletes the entry.
 // A miss counts StashDropMissing and exits.
-func (g *codegen) loadStash(s *Stash) error {
+func (g *codegen) loadStash(s *Stash, b *Build) error {
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -189,12 +214,12 @@ func (g *codegen) loadStash(s *Stash) error {
 			asm.StoreMem(asm.RFP, lat, asm.R0, asm.DWord),
 		)
 	}
-	g.pidTgidSave()
+	key := g.stashKey(s, b)
+	defer g.free(s.keySize())
 	g.emit(
-		asm.StoreMem(asm.RFP, stackScratch, asm.R0, asm.DWord),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
 		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackScratch),
+		asm.Add.Imm(asm.R2, int32(key)),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "stash_missing"),
 	)
@@ -215,7 +240,7 @@ func (g *codegen) loadStash(s *Stash) error {
 	g.emit(
 		asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
 		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackScratch),
+		asm.Add.Imm(asm.R2, int32(key)),
 		asm.FnMapDeleteElem.Call(),
 	)
 	g.tails = append(g.tails, func() {
@@ -231,8 +256,9 @@ func (g *codegen) loadStash(s *Stash) error {
 // EntrySink stashes Stash's fields and timestamp at a function's entry
 // (see Stash): pid_tgid → [ktime, fields...] in the stash's LRU hash with
 // BPF_ANY, counting a failed update in StashDropFull. The timestamp is
-// taken last, so evaluating the fields is not part of the latency. Its
-// maps are the Stash's. Kernel: LRU hash 4.10, plus the mode's needs.
+// taken last, so evaluating the fields and the key is not part of the
+// latency. Its maps are the Stash's. Kernel: LRU hash 4.10, plus the
+// mode's needs.
 type EntrySink struct {
 	Stash *Stash
 }
@@ -259,18 +285,18 @@ func (s *EntrySink) gen(g *codegen, b *Build) error {
 		g.freeReg(r)
 	}
 	g.mark(SpecPart{Label: "stash"})
+	key := g.stashKey(st, b)
+	defer g.free(st.keySize())
 	if st.Timestamp {
 		g.emit(
 			asm.FnKtimeGetNs.Call(),
 			asm.StoreMem(asm.RFP, val+int16(l.TimestampAt), asm.R0, asm.DWord),
 		)
 	}
-	g.pidTgidSave()
 	g.emit(
-		asm.StoreMem(asm.RFP, stackScratch, asm.R0, asm.DWord),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(st.name()),
 		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stackScratch),
+		asm.Add.Imm(asm.R2, int32(key)),
 		asm.Mov.Reg(asm.R3, asm.RFP),
 		asm.Add.Imm(asm.R3, int32(val)),
 		asm.Mov.Imm(asm.R4, bpfAny),

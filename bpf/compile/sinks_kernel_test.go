@@ -608,6 +608,9 @@ func TestKernelVerifierSinks(t *testing.T) {
 				lat = append(lat, st.Entry(i))
 			}
 			shapes["return"] = &AggSink{Agg: AggLog2, Value: st.Latency(), Key: []KeyPart{{Kind: KeyValue, Value: lat[0]}, {Kind: KeyValue, Value: lat[1]}}}
+			perTarget := &Stash{Map: "st_target", Timestamp: true, PerTarget: true}
+			shapes["entry-per-target"] = &EntrySink{Stash: perTarget}
+			shapes["return-per-target"] = &AggSink{Agg: AggMax, Value: perTarget.Latency(), Key: []KeyPart{{Kind: KeyTarget}}}
 			for name, sink := range shapes {
 				for fname, fl := range filters {
 					for _, cookie := range []bool{false, true} {
@@ -619,8 +622,11 @@ func TestKernelVerifierSinks(t *testing.T) {
 							if cookie {
 								b.Index = IndexSource{From: IndexCookie}
 							}
-							if name == "return" {
+							switch name {
+							case "return":
 								b.Stash = st
+							case "return-per-target":
+								b.Stash = perTarget
 							}
 							m := sinkMaps{}
 							if _, err := m.load(t, b, k.typ, k.at, k.attachTo); err != nil {
@@ -880,6 +886,51 @@ func TestKernelSinkConcurrentInsert(t *testing.T) {
 			d := readDrops(t, m[s.DropsMap()], AggDrops)
 			if len(got) != keys*rounds || bad != 0 || d[AggDropFull] != 0 {
 				t.Fatalf("%d keys (want %d), %d with a wrong count, drops %v", len(got), keys*rounds, bad, d)
+			}
+		})
+	}
+}
+
+// TestKernelSinkStashPerTarget nests two traced functions (target 1
+// calls target 2) on one thread: with PerTarget each return finds its own
+// entry and the outer latency covers the inner one; without it the inner
+// entry overwrites the outer one, whose return then finds nothing.
+func TestKernelSinkStashPerTarget(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, per := range []bool{true, false} {
+		t.Run(fmt.Sprintf("per-target=%v", per), func(t *testing.T) {
+			runtime.LockOSThread() // the stash key is the thread
+			defer runtime.UnlockOSThread()
+			st := &Stash{Timestamp: true, PerTarget: per}
+			s := &AggSink{Agg: AggMax, Value: st.Latency(), Key: []KeyPart{{Kind: KeyTarget}}}
+			m := sinkMaps{}
+			var entry, ret [3]*ebpf.Program
+			for tgt := uint32(1); tgt <= 2; tgt++ {
+				ix := IndexSource{Value: tgt}
+				entry[tgt] = m.rawProg(t, &Build{Filters: NoFilters, Index: ix, Sink: &EntrySink{Stash: st}})
+				ret[tgt] = m.rawProg(t, &Build{Filters: NoFilters, Index: ix, Stash: st, Sink: s})
+			}
+			const sleep = 2 * time.Millisecond
+			start := time.Now()
+			runProg(t, entry[1])
+			time.Sleep(sleep)
+			runProg(t, entry[2])
+			time.Sleep(sleep)
+			runProg(t, ret[2])
+			time.Sleep(sleep)
+			runProg(t, ret[1])
+			elapsed := time.Since(start)
+			got := readAgg(t, m[s.name()], s)
+			drops := readDrops(t, m[st.DropsMap()], StashDrops)
+			if per {
+				outer, inner := time.Duration(got["1"].val), time.Duration(got["2"].val)
+				if len(got) != 2 || inner < sleep || outer < 3*sleep || outer > elapsed || inner > outer-2*sleep || drops[StashDropMissing] != 0 {
+					t.Fatalf("got %v (outer %v, inner %v), drops %v; want outer in [%v, %v], inner >= %v", got, outer, inner, drops, 3*sleep, elapsed, sleep)
+				}
+				return
+			}
+			if len(got) != 1 || got["2"].count != 1 || drops[StashDropMissing] != 1 {
+				t.Fatalf("got %v, drops %v; want only target 2 and one missing entry", got, drops)
 			}
 		})
 	}

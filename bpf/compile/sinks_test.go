@@ -114,7 +114,7 @@ func TestSinkCode(t *testing.T) {
 		{"stacks", &Build{Sink: &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyKernelStack}, {Kind: KeyUserStack}}}},
 			[]string{"<stacks>", "MovImm dst: r3 imm: 0\n", "FnGetStackid", "<agg_drops>", "<stacks>", "MovImm dst: r3 imm: 256", "FnGetStackid"}, nil},
 		{"entry", &Build{Sink: &EntrySink{Stash: st}},
-			[]string{"FnKtimeGetNs", "FnGetCurrentPidTgid", "<stash>", "MovImm dst: r4 imm: 0", "FnMapUpdateElem", "<stash_drops>"},
+			[]string{"FnGetCurrentPidTgid", "FnKtimeGetNs", "<stash>", "MovImm dst: r4 imm: 0", "FnMapUpdateElem", "<stash_drops>"},
 			[]string{"FnMapDeleteElem"}},
 		{"return", &Build{Checked: ct, Stash: st, Sink: &AggSink{Agg: AggLog2, Value: ret[0], Key: []KeyPart{{Kind: KeyValue, Value: ret[1]}}}},
 			[]string{"FnKtimeGetNs", "FnGetCurrentPidTgid", "FnMapLookupElem", "SubReg", "FnMapDeleteElem", "; filter: a > 5", "<agg>"}, nil},
@@ -374,12 +374,12 @@ func TestKeyFieldDecode(t *testing.T) {
 // as readable disassembly in testdata/sinks (regenerate with -update).
 // Semantics are tested by the TestKernelSink tests.
 func TestSinkGolden(t *testing.T) {
-	st := &Stash{Timestamp: true}
+	st := &Stash{Timestamp: true, PerTarget: true}
 	for _, tc := range []struct {
 		file string
 		b    *Build
 	}{
-		{"funclatency_entry", &Build{Mode: ModeKprobeMulti, Filters: Filters{PID: 1234, UID: -1, CPU: -1}, Sink: &EntrySink{Stash: st}}},
+		{"funclatency_entry", &Build{Mode: ModeKprobeMulti, Filters: Filters{PID: 1234, UID: -1, CPU: -1}, Index: IndexSource{From: IndexCookie}, Sink: &EntrySink{Stash: st}}},
 		{"funclatency_return", &Build{Mode: ModeKprobeMulti, Return: true, Filters: Filters{PID: 1234, UID: -1, CPU: -1}, Stash: st, Index: IndexSource{From: IndexCookie},
 			Sink: &AggSink{Agg: AggLog2, Value: st.Latency(), Key: []KeyPart{{Kind: KeyTarget}}}}},
 		{"stackcount", &Build{Mode: ModeKprobe, Filters: NoFilters, Index: IndexSource{Value: 2},
