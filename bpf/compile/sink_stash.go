@@ -39,6 +39,10 @@ import (
 // while in the function (uprobes on Go code) miss their entries: the key
 // is the thread.
 //
+// Give the entry and return programs the same Filters: an entry whose
+// return is filtered out (or whose return program's predicate is the
+// constant false) stays until the LRU evicts it.
+//
 // Kernel: BPF_MAP_TYPE_LRU_HASH 4.10, plus the mode's needs.
 type Stash struct {
 	Map        string   // map name; "" means "stash"
