@@ -44,7 +44,7 @@ type KeyKind uint8
 
 // The key parts. Sizes are in the key; integers are little endian.
 const (
-	KeyValue       KeyKind = iota + 1 // KeyPart.Value: u64/s64 (8 bytes) or a string (StringSize+1 bytes, as FieldStr)
+	KeyValue       KeyKind = iota + 1 // KeyPart.Value: u64/s64 (8 bytes) or a string (StringSize+1 bytes: the characters, then a status byte as in trace records)
 	KeyTarget                         // u64 index of the attach target (Build.Index): which function of a wildcard
 	KeyTgid                           // u32 process id (tgid)
 	KeyPid                            // u32 thread id
@@ -183,7 +183,7 @@ func (s *AggSink) stringSize() int {
 // KeyField places one key part in an AggSink's key.
 type KeyField struct {
 	Part   KeyKind
-	Kind   FieldKind // how to decode it: FieldInt, FieldUint, FieldAddr, FieldStr (StringSize bytes then the truncation flag byte)
+	Kind   FieldKind // how to decode it: FieldInt, FieldUint, FieldAddr, FieldStr (KeyValue: StringSize bytes then the status byte; KeyComm: 16 bytes)
 	Offset int
 	Size   int
 	Expr   string // KeyValue: the expression's source text

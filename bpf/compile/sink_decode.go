@@ -86,17 +86,18 @@ func (f KeyField) Int(key []byte) int64 {
 }
 
 // String returns a FieldStr field's string in key, up to its first NUL,
-// and whether it was truncated (expression strings carry a flag byte
-// after the characters; comm is never flagged).
-func (f KeyField) String(key []byte) (s string, truncated bool) {
+// and its status: expression strings carry a status byte after the
+// characters (StrOK, StrTruncated, StrFault, StrNull), as trace's
+// records do; comm has none and is always StrOK.
+func (f KeyField) String(key []byte) (s string, status byte) {
 	b := key[f.Offset : f.Offset+f.Size]
 	if f.Part == KeyValue {
-		b, truncated = b[:len(b)-1], b[len(b)-1] == 1
+		b, status = b[:len(b)-1], b[len(b)-1]
 	}
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	return string(b), truncated
+	return string(b), status
 }
 
 // Slot returns the histogram slot of key (AggLog2, AggLinear).

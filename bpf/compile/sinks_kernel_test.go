@@ -136,10 +136,15 @@ func decodeKey(l AggLayout, key []byte) string {
 	for _, f := range l.Key {
 		switch f.Kind {
 		case FieldStr:
-			str, trunc := f.String(key)
+			str, status := f.String(key)
 			v := fmt.Sprintf("%q", str)
-			if trunc {
+			switch status {
+			case StrTruncated:
 				v += "+"
+			case StrFault:
+				v += "(fault)"
+			case StrNull:
+				v += "(null)"
 			}
 			parts = append(parts, v)
 		case FieldInt:
@@ -216,9 +221,14 @@ func TestKernelSinkCountKeys(t *testing.T) {
 		a   int64
 		msg []byte
 		n   int
-	}{{1, hello, 3}, {-2, hello, 2}, {1, hell, 1}, {1, long, 2}} {
+		raw uint64 // the pointer, when msg is nil
+	}{{1, hello, 3, 0}, {-2, hello, 2, 0}, {1, hell, 1, 0}, {1, long, 2, 0}, {1, nil, 2, 0}, {1, nil, 1, 0x10}} {
+		p := run.raw
+		if run.msg != nil {
+			p = ptr(run.msg)
+		}
 		for range run.n {
-			runProg(t, prog, uint64(run.a), 0, 0, 0, 0, ptr(run.msg))
+			runProg(t, prog, uint64(run.a), 0, 0, 0, 0, p)
 		}
 	}
 	comm, _ := os.ReadFile("/proc/thread-self/comm")
@@ -229,6 +239,8 @@ func TestKernelSinkCountKeys(t *testing.T) {
 		fmt.Sprintf(`-2|"hello"|%d|%s|9`, pid, c):           2,
 		fmt.Sprintf(`1|"hell"|%d|%s|9`, pid, c):             1,
 		fmt.Sprintf(`1|"xxxxxxxxxxxxxxx"+|%d|%s|9`, pid, c): 2,
+		fmt.Sprintf(`1|""(null)|%d|%s|9`, pid, c):           2,
+		fmt.Sprintf(`1|""(fault)|%d|%s|9`, pid, c):          1,
 	})
 	if d := readDrops(t, m[s.DropsMap()], AggDrops); d[AggDropFull] != 0 {
 		t.Fatalf("drops %v", d)

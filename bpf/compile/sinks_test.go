@@ -363,10 +363,10 @@ func TestKeyFieldDecode(t *testing.T) {
 	copy(key[l.Key[2].Offset:], "bash")
 	le.PutUint32(key[l.Key[3].Offset:], uint32(0xffffffef)) // -17
 	le.PutUint64(key[l.SlotOffset:], 12)
-	str, trunc := l.Key[1].String(key)
-	comm, ctrunc := l.Key[2].String(key)
-	if l.Key[0].Int(key) != -9 || str != "abc" || !trunc || comm != "bash" || ctrunc || l.Key[3].Int(key) != -17 || l.Slot(key) != 12 {
-		t.Fatalf("decoded %d %q %v %q %v %d %d", l.Key[0].Int(key), str, trunc, comm, ctrunc, l.Key[3].Int(key), l.Slot(key))
+	str, status := l.Key[1].String(key)
+	comm, cstatus := l.Key[2].String(key)
+	if l.Key[0].Int(key) != -9 || str != "abc" || status != StrTruncated || comm != "bash" || cstatus != StrOK || l.Key[3].Int(key) != -17 || l.Slot(key) != 12 {
+		t.Fatalf("decoded %d %q %v %q %v %d %d", l.Key[0].Int(key), str, status, comm, cstatus, l.Key[3].Int(key), l.Slot(key))
 	}
 }
 
