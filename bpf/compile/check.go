@@ -160,6 +160,7 @@ type checker struct {
 	pc    *ProbeContext
 	errs  specparse.ErrorList
 	types map[specparse.Expr]TypeInfo
+	stash *Stash // CheckValues, CheckFilter: $latency and $entry(x) read it
 }
 
 func (c *checker) errorf(pos, end specparse.Pos, format string, args ...any) {
@@ -498,6 +499,9 @@ func (c *checker) ident(n *specparse.Ident) operand {
 	case "$comm":
 		return operand{kind: opString, typ: &ebtf.Array{Type: btfChar, Nelems: 16, Index: btfUInt}, space: SpaceKernel, str: &strSource{kind: strComm, n: 16}}
 	case "$latency":
+		if c.stash != nil {
+			return c.stashOperand(n)
+		}
 		c.errAt(n, "$latency is only valid in argdist")
 		return invalid
 	case "$entry":
@@ -1502,6 +1506,9 @@ func (c *checker) call(n *specparse.Call) operand {
 		c.errAt(n, "STRCMP needs a string literal argument")
 		return invalid
 	case "$entry":
+		if c.stash != nil {
+			return c.stashOperand(n)
+		}
 		c.errorf(n.FunPos, n.FunPos+specparse.Pos(len(n.Fun)), "$entry() is only valid in argdist")
 		return invalid
 	}

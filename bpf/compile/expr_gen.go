@@ -213,6 +213,8 @@ func (g *codegen) value(n irNode, dst asm.Register) {
 		}
 	case *irLoad:
 		g.load(n, dst)
+	case *irStash:
+		g.stashValue(n, dst)
 	case *irConv:
 		g.value(n.x, dst)
 		g.convert(dst, n.x.irType(), n.t)

@@ -73,7 +73,11 @@ type Build struct {
 	// programs without any (funccount's counters).
 	Checked *CheckedTrace
 	Index   IndexSource
-	Sink    Sink
+	// Stash, in a return probe, is what the entry probe's EntrySink
+	// stashed: it is looked up and deleted right after the prologue,
+	// before the predicate (see Stash). nil for none.
+	Stash *Stash
+	Sink  Sink
 }
 
 // Sink is what a program does with an event that passed the prologue and
@@ -99,6 +103,9 @@ func (b *Build) Maps() []*ebpf.MapSpec {
 	if b.Filters.CgroupFD != 0 {
 		maps = append(maps, &ebpf.MapSpec{Name: MapCgroup, Type: ebpf.CGroupArray, KeySize: 4, ValueSize: 4, MaxEntries: 1,
 			Contents: []ebpf.MapKV{{Key: uint32(0), Value: uint32(b.Filters.CgroupFD)}}})
+	}
+	if b.Stash != nil {
+		maps = append(maps, b.Stash.Maps()...)
 	}
 	if b.Sink != nil {
 		maps = append(maps, b.Sink.Maps()...)
@@ -129,6 +136,11 @@ func Compile(b *Build) (*ebpf.ProgramSpec, error) {
 	g.mark(SpecPart{Label: "prologue: pid, uid, cpu, cgroup and syscall filters"})
 	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
 	g.prologue(b.Filters)
+	if b.Stash != nil {
+		if err := g.loadStash(b.Stash, b); err != nil {
+			return nil, err
+		}
+	}
 	if b.Checked != nil && b.Checked.filter != nil {
 		if v, ok := isConst(b.Checked.filter); ok {
 			if v == 0 {
