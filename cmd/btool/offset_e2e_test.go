@@ -107,3 +107,20 @@ func TestKernelTraceKprobeOffset(t *testing.T) {
 		t.Errorf("offset probe not attached as a kprobe:\n%s", tr.err.String())
 	}
 }
+
+// TestKernelTraceWildcardStructTypes: security_unix_may_send's sock is a
+// struct socket *, security_unix_stream_connect's a struct sock *. Typed
+// by the first match, sock->type read 2 bytes of a struct sock at
+// socket.type's offset for stream connects: a wrong number, silently.
+// Each match now has its own context, so the spec is refused, naming the
+// match it doesn't fit, with a caret under the member.
+func TestKernelTraceWildcardStructTypes(t *testing.T) {
+	requireRoot(t)
+	if !haveFeature(t, "kprobe") {
+		return
+	}
+	_, errs, code := runBtool(t, "trace", `security_unix_* "%d", sock->type`)
+	if code != exitUsage || !strings.Contains(errs, "security_unix_stream_connect") || !strings.Contains(errs, "type") || !strings.Contains(errs, "^") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant a usage error naming security_unix_stream_connect, with a caret", code, errs)
+	}
+}
