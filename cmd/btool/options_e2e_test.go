@@ -204,7 +204,7 @@ func TestKernelTraceUserStringFromKernelProbe(t *testing.T) {
 				return
 			}
 			w := startWorkload(t, testutil.Workload(t, "readfiles"), "-n", "3", "-path", path, "-wait")
-			tr := startTraceMode(t, tc, w.pid, `do_sys_openat2 "%s", arg2`)
+			tr := startTraceMode(t, tc, w.pid, `do_sys_openat2 "%s", arg2`, "-Z", "256") // the temporary path is longer than 80
 			w.run(t)
 			out := tr.stop(syscall.SIGINT)
 			n := 0

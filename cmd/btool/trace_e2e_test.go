@@ -236,10 +236,10 @@ var kernelFuncModes = []kernelFuncMode{
 }
 
 // startTraceMode starts btool trace -v on process pid with spec, forcing
-// mode tc.
-func startTraceMode(t *testing.T, tc kernelFuncMode, pid int, spec string) *tracer {
+// mode tc; extra options go before the spec.
+func startTraceMode(t *testing.T, tc kernelFuncMode, pid int, spec string, extra ...string) *tracer {
 	t.Helper()
-	args := []string{"trace", "-v", "-p", strconv.Itoa(pid)}
+	args := append([]string{"trace", "-v", "-p", strconv.Itoa(pid)}, extra...)
 	if tc.noFeature != "" {
 		args = append(args, "--no-feature", tc.noFeature)
 	}
