@@ -4,7 +4,7 @@
 #   make test        deps, then test-unit, test-root and test-vm (needs root)
 #   make test-unit   tier (a): unprivileged unit tests (go test -short), no root needed
 #   make test-root   tier (b): TestKernel* tests on the host kernel, as root
-#   make test-vm     tier (c): TestKernel* tests inside QEMU on Debian 6.1 and 6.12
+#   make test-vm     tier (c): TestKernel* tests inside QEMU on Debian 5.10, 6.1 and 6.12
 #                    (internal/vmtest; BTOOL_VM_KERNELS=6.12 boots one kernel only)
 #   make deps        install qemu/busybox/cpio/gcc and fetch the VM kernels (.ci/deps.sh)
 #   make lint        gofmt -l (fails on any file), go vet and the import DAG (internal/lint)

@@ -1,14 +1,18 @@
 // Package vmtest is btool's third test tier: it runs the TestKernel tests of
 // every package inside QEMU on the Debian kernels btool supports, so that
 // features the host lacks (kprobes, kprobe_multi, fentry) and older kernels
-// (6.1: no kprobe_multi, no uprobe_multi) are tested too.
+// (6.1: no kprobe_multi, no uprobe_multi; 5.10: no BPF cookie either, so
+// per-target programs) are tested too.
 //
 // # What TestVM does
 //
 //  1. Finds the kernels: $BTOOL_KERNELS (default ~/.cache/btool/kernels)
-//     holds 6.1 and 6.12, symlinks (or files naming an image) that
-//     .ci/deps.sh points at the newest Debian linux-image-6.1.0-N-amd64 and
-//     linux-image-6.12.N+deb12-amd64. Missing kernels, qemu or static busybox
+//     holds 5.10, 6.1 and 6.12, symlinks (or files naming an image) that
+//     .ci/deps.sh points at the newest Debian 11 linux-image-5.10.0-N-amd64
+//     (from bullseye and bullseye-security) and Debian 12
+//     linux-image-6.1.0-N-amd64 and linux-image-6.12.N+deb12-amd64. Only the
+//     vmlinuz is used: the Debian kernels have everything the tests need
+//     built in, no modules. Missing kernels, qemu or static busybox
 //     skip the test with a hint to run .ci/deps.sh, or fail it when
 //     BTOOL_REQUIRE_VM=1 (make test-vm sets that).
 //  2. Builds on the host, once for all kernels, with CGO_ENABLED=0: btool
@@ -45,18 +49,25 @@
 //     fails with its raw output; a VM that dies or times out fails with the
 //     tail of its console.
 //
-// Both kernels boot in parallel (BTOOL_VM_PARALLEL=0 boots them in turn):
-// with single-threaded TCG each VM keeps one of the 2 host cores busy.
+// The kernels boot in parallel as t.Parallel subtests (BTOOL_VM_PARALLEL=0
+// boots them in turn), at most go test's -parallel (GOMAXPROCS, 2 on CI) at
+// a time: with single-threaded TCG each VM keeps one of the 2 host cores
+// busy, so with three kernels 5.10 and 6.12 run side by side and 6.1 starts
+// when the first of them ends.
 // Measured on the 2-core CI machine: boot to /init takes about 3 s; with
 // only the smoke test a VM ran 6.4 s (6.1) and 4.3 s (6.12) one at a time,
 // 8.6 s and 7.4 s side by side; with all 8 test packages of the day (bpf and
 // cmd/btool end to end included) 75 s (6.1) and 84 s (6.12) side by side,
 // 90 s for make test-vm with the build. Attaching fentry is the slowest thing
-// in the guest (about 1 s per attach).
+// in the guest (about 1 s per attach). With 5.10 added and 10 test packages,
+// on a loaded CI machine (load average 5 to 9 from other work): 5.10 alone
+// 93 to 143 s of qemu; all three 139 s (5.10) and 168 s (6.12) side by side,
+// then 123 s (6.1), 277 s for TestVM with the build: 5.10 adds about 2
+// minutes.
 //
 // # Running it
 //
-//	make test-vm                                    # both kernels, as CI does
+//	make test-vm                                    # every kernel, as CI does
 //	go test -v -run '^TestVM$' ./internal/vmtest    # the same without BTOOL_REQUIRE_VM
 //	BTOOL_VM_KERNELS=6.12 go test -v -run '^TestVM$' ./internal/vmtest       # one kernel
 //	go test -v -run '^TestVM$/^6.12$' ./internal/vmtest                      # one kernel, also
@@ -66,7 +77,7 @@
 // Environment knobs:
 //
 //	BTOOL_KERNELS          kernel directory (default ~/.cache/btool/kernels)
-//	BTOOL_VM_KERNELS       comma-separated labels to boot (default 6.1,6.12)
+//	BTOOL_VM_KERNELS       comma-separated labels to boot (default 5.10,6.1,6.12)
 //	BTOOL_VM_PKGS          comma-separated go list patterns to search for TestKernel tests (default ./...)
 //	BTOOL_VM_RUN           -test.run regexp inside the VM (default ^TestKernel)
 //	BTOOL_VM_TEST_TIMEOUT  -test.timeout of each test binary (default 10m)

@@ -13,19 +13,22 @@ var ErrNoKernel = errors.New("VM kernel not found")
 
 // Kernel is one kernel the harness boots.
 type Kernel struct {
-	Label    string   // "6.1" or "6.12": the subtest name and $BTOOL_VM
+	Label    string   // "5.10", "6.1" or "6.12": the subtest name and $BTOOL_VM
 	Path     string   // the vmlinuz image
 	Features []string // $BTOOL_EXPECT_FEATURES inside the VM
 }
 
 // Labels lists the kernels TestVM boots, oldest first.
-var Labels = []string{"6.1", "6.12"}
+var Labels = []string{"5.10", "6.1", "6.12"}
 
 // ExpectedFeatures maps a kernel label to the features the bpf package's
 // probes must find on it (the names are the contract with those probes).
 // Inside the VM they are $BTOOL_EXPECT_FEATURES, so testutil.RequireFeature
 // fails instead of skipping when one is missing.
 var ExpectedFeatures = map[string][]string{
+	// Debian 11's 5.10: no BPF cookie and no bpf_get_func_ip in kprobes (5.15),
+	// no kprobe_multi (5.18), no uprobe_multi (6.6).
+	"5.10": {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "uprobe"},
 	// Debian 6.1: no kprobe_multi (Debian's 6.1 lacks CONFIG_FPROBE), no uprobe_multi (6.6+).
 	"6.1":  {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe"},
 	"6.12": {"kprobe", "kprobe_multi", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "uprobe_multi"},

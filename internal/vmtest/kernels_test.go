@@ -53,7 +53,7 @@ func TestSelectedLabels(t *testing.T) {
 		env  string
 		want string
 	}{
-		{"", "6.1 6.12"},
+		{"", "5.10 6.1 6.12"},
 		{"6.12", "6.12"},
 		{" 6.1 , 6.12 ", "6.1 6.12"},
 	}
@@ -66,20 +66,23 @@ func TestSelectedLabels(t *testing.T) {
 }
 
 func TestExpectedFeatures(t *testing.T) {
-	// Every label has a feature list, and the newer kernel expects everything
-	// the older one does.
-	for _, l := range Labels {
+	// Every label has a feature list, and each kernel expects everything the
+	// older one before it in Labels does.
+	for i, l := range Labels {
 		if len(ExpectedFeatures[l]) == 0 {
 			t.Errorf("no expected features for kernel %s", l)
 		}
-	}
-	newer := map[string]bool{}
-	for _, f := range ExpectedFeatures["6.12"] {
-		newer[f] = true
-	}
-	for _, f := range ExpectedFeatures["6.1"] {
-		if !newer[f] {
-			t.Errorf("6.1 expects %s but 6.12 does not", f)
+		if i == 0 {
+			continue
+		}
+		newer := map[string]bool{}
+		for _, f := range ExpectedFeatures[l] {
+			newer[f] = true
+		}
+		for _, f := range ExpectedFeatures[Labels[i-1]] {
+			if !newer[f] {
+				t.Errorf("%s expects %s but %s does not", Labels[i-1], f, l)
+			}
 		}
 	}
 }
