@@ -19,13 +19,15 @@ type ProgramAttach struct {
 	Kind   compile.TargetKind
 	Return bool   // attach to function returns (kretprobe, uretprobe); fexit is chosen by the program's AttachType
 	PID    uint32 // uprobes: attach for this process only; 0 for all
+	Cookie bool   // per-target links carry the target's Slot as BPF cookie (the program reads it; 5.15)
 }
 
 // AttachProgram attaches one loaded program to targets: one multi-link
 // (kprobe_multi, uprobe_multi, raw_syscalls) or one link per target,
 // attached in parallel. Per-target modes skip targets that fail alone and
 // return them as skipped; the error is set only when nothing attached. Each
-// target's Slot is its attach cookie. Uprobes also filter by PID in the
+// target's Slot is its attach cookie (multi-links always, per-target links
+// with pa.Cookie). Uprobes also filter by PID in the
 // kernel's uprobe layer, so other processes don't even trap.
 func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Target, pa ProgramAttach) ([]link.Link, []compile.Target, []SkippedTarget, error) {
 	m, kind, pid := pa.Mode, pa.Kind, pa.PID
@@ -125,7 +127,10 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 }
 
 func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Link, error) {
-	cookie := uint64(t.Slot)
+	var cookie uint64
+	if pa.Cookie {
+		cookie = uint64(t.Slot)
+	}
 	switch pa.Mode {
 	case compile.ModeFentry:
 		return link.AttachTracing(link.TracingOptions{Program: prog})

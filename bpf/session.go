@@ -396,7 +396,7 @@ func (s *Session) attachObject(ctx context.Context, obj *compile.Object, p *Prob
 			return
 		}
 		r.prog = prog
-		r.links, r.ok, r.skipped, r.err = AttachProgram(ctx, prog, pr.Targets, ProgramAttach{Mode: obj.Mode, Kind: obj.Kind, Return: p.Return, PID: s.opts.PID})
+		r.links, r.ok, r.skipped, r.err = AttachProgram(ctx, prog, pr.Targets, ProgramAttach{Mode: obj.Mode, Kind: obj.Kind, Return: p.Return, PID: s.opts.PID, Cookie: pr.Cookie})
 	})
 	var ok []compile.Target
 	var skipped []SkippedTarget

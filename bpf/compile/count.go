@@ -114,6 +114,11 @@ func (s *CountSink) gen(g *codegen, b *Build) error {
 type Program struct {
 	Spec    *ebpf.ProgramSpec
 	Targets []Target
+	// Cookie says the program reads its target from the BPF cookie
+	// (5.15), so each link must carry the target's Slot as its cookie.
+	// Otherwise links carry none: kernels without cookie support refuse
+	// a non-zero one.
+	Cookie bool
 }
 
 // Object is a compiled group: its mode and programs. It holds specs only;
@@ -165,7 +170,7 @@ func Assemble(base Build, kind TargetKind, targets []Target, cookies bool, sysca
 			err = e
 			return
 		}
-		obj.Programs = append(obj.Programs, &Program{Spec: spec, Targets: targets})
+		obj.Programs = append(obj.Programs, &Program{Spec: spec, Targets: targets, Cookie: b.Index.From == IndexCookie})
 	}
 	shared := func(ix IndexSource) {
 		b := base
