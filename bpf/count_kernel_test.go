@@ -43,8 +43,11 @@ func countPreads(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 	// Every target must attach: a mode that attaches only some (vfs_read has
 	// slot 0, so a slot-dependent failure would hide behind a right count)
 	// is broken, not degraded.
-	for _, s := range c.Groups[0].Skipped {
+	for _, s := range c.groups[0].Skipped {
 		t.Errorf("%s: target %s did not attach: %v", wantMode, s.Target.Name, s.Err)
+	}
+	if len(c.groups[0].ByMode) != 1 {
+		t.Errorf("targets attached by %d modes, want all by %s: %+v", len(c.groups[0].ByMode), wantMode, c.groups[0].ByMode)
 	}
 	buf := make([]byte, 64)
 	for i := 0; i < calls; i++ {
