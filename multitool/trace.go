@@ -16,7 +16,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
-	"golang.org/x/sys/unix"
 
 	"github.com/btool/btool/bpf"
 	"github.com/btool/btool/bpf/compile"
@@ -241,7 +240,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 					return nil, err
 				}
 				tp.layout = layout
-				tp.sleepable[m] = len(obj.Programs) > 0 && obj.Programs[0].Spec.Flags&unix.BPF_F_SLEEPABLE != 0
+				tp.sleepable[m] = len(obj.Programs) > 0 && obj.Programs[0].Spec.Flags&compile.FlagSleepable != 0
 				return obj, nil
 			}
 			// Build once now for the record layout (and -D).

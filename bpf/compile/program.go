@@ -5,7 +5,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"golang.org/x/sys/unix"
 )
 
 // Every program btool generates has the same shape:
@@ -196,7 +195,7 @@ func programSpec(b *Build, insns asm.Instructions) *ebpf.ProgramSpec {
 	}
 	spec := &ebpf.ProgramSpec{Name: name, License: "GPL", Instructions: insns, AttachTo: b.AttachTo}
 	if b.Sleepable {
-		spec.Flags |= unix.BPF_F_SLEEPABLE
+		spec.Flags |= FlagSleepable
 	}
 	switch b.Mode {
 	case ModeKprobeMulti:
@@ -217,6 +216,9 @@ func programSpec(b *Build, insns asm.Instructions) *ebpf.ProgramSpec {
 	}
 	return spec
 }
+
+// FlagSleepable is BPF_F_SLEEPABLE, the program flag of sleepable programs.
+const FlagSleepable = 1 << 4
 
 // SleepableMaps reports whether a sleepable program may use every one of
 // maps. The verifier accepts only array, hash, ring buffer, local storage

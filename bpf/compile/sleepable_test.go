@@ -7,7 +7,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"golang.org/x/sys/unix"
 
 	"github.com/btool/btool/bpf/feature"
 	"github.com/btool/btool/internal/testutil"
@@ -73,7 +72,7 @@ func TestCompileSleepable(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.spec, err)
 		}
-		if spec.Flags&unix.BPF_F_SLEEPABLE == 0 {
+		if spec.Flags&FlagSleepable == 0 {
 			t.Errorf("%s: no BPF_F_SLEEPABLE", tc.spec)
 		}
 		if n := calls(spec.Instructions, asm.FnCopyFromUser); n != tc.copy {
