@@ -83,7 +83,10 @@ type Build struct {
 	// fall back, when bpf_probe_read_user* fails, to bpf_copy_from_user,
 	// which can fault the page in: a string on a page the process has not
 	// touched yet is printed instead of marked as a fault. The program
-	// may use only the maps SleepableMaps accepts.
+	// may use only the maps SleepableMaps accepts. It runs with migration
+	// disabled but may be preempted, so a per-CPU counter's plain
+	// increment (MapLost) can, rarely, lose a count to another task on
+	// the same CPU.
 	Sleepable bool
 }
 
