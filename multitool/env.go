@@ -124,9 +124,9 @@ func PrintFeatures(env Env) error {
 	}
 	for _, s := range env.Features.Report() {
 		if s.Err == nil {
-			fmt.Fprintf(env.Out, "%-15s yes\n", s.Name)
+			fmt.Fprintf(env.Out, "%-16s yes\n", s.Name)
 		} else {
-			fmt.Fprintf(env.Out, "%-15s no: %v\n", s.Name, s.Err)
+			fmt.Fprintf(env.Out, "%-16s no: %v\n", s.Name, s.Err)
 		}
 	}
 	return nil

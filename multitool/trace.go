@@ -59,6 +59,8 @@ type traceProbe struct {
 	verbs  []specparse.Verb
 	format bool // the spec has a format string
 	group  int  // layout index in plan.Layouts
+	// sleepable says which modes built sleepable programs.
+	sleepable map[compile.Mode]bool
 }
 
 // layoutErr is a spec that does not check or compile against layout l of
@@ -145,6 +147,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 	maxRecord := 0
 	useRing := env.Features.Have(feature.FeatRingBuf) == nil
 	cookies := env.Features.Have(feature.FeatCookie) == nil
+	// Sleepable uprobe programs can fault in the page of a user string
+	// that a plain program could only mark as (fault).
+	sleepable := env.Features.Have(feature.FeatSleepableUprobe) == nil
 	filters := compile.Filters{PID: uint32(o.PID), TID: uint32(o.TID), UID: int64(o.UID), CPU: -1, CgroupFD: cgroupFD}
 	if !o.IncludeSelf && o.PID == 0 && o.TID == 0 {
 		filters.SkipTGID = uint32(os.Getpid())
@@ -190,6 +195,8 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 				Sink: &compile.RecordSink{ProbeIndex: recIdx, KernelStack: o.KernelStack, UserStack: o.UserStack,
 					PerfBuffer: !useRing, RingBytes: ringBytes, RecordSize: maxRecord},
 			}
+			base.Sleepable = sleepable && (m == compile.ModeUprobe || m == compile.ModeUprobeMulti) &&
+				ct.ReadsUserStrings() && compile.SleepableMaps(base.Maps())
 			obj, err := compile.Assemble(base, plan.Kind, targets, cookies, 0)
 			return obj, ct.Layout(), err
 		}
@@ -225,7 +232,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		}
 		for l := range plan.Layouts {
 			l, group, recIdx := l, plan.LayoutTargets(l), uint32(len(tps))
-			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil, group: l}
+			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil, group: l, sleepable: map[compile.Mode]bool{}}
 			tps = append(tps, tp)
 			build := func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
 				obj, layout, err := buildLayout(l, recIdx, m, targets)
@@ -233,6 +240,7 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 					return nil, err
 				}
 				tp.layout = layout
+				tp.sleepable[m] = len(obj.Programs) > 0 && obj.Programs[0].Spec.Flags&compile.FlagSleepable != 0
 				return obj, nil
 			}
 			// Build once now for the record layout (and -D).
@@ -278,7 +286,11 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		}
 		attached = append(attached, a)
 		for _, mt := range a.ByMode {
-			env.logf("%s: %d target(s) attached with %s", bp.Name, len(mt.Targets), mt.Mode)
+			how := mt.Mode.String()
+			if tps[i].sleepable[mt.Mode] {
+				how += " (sleepable: user strings may fault pages in)"
+			}
+			env.logf("%s: %d target(s) attached with %s", bp.Name, len(mt.Targets), how)
 		}
 	}
 	reportSkipped(env, attached)

@@ -115,6 +115,18 @@ type traceField struct {
 	str *strSource // FieldStr
 }
 
+// ReadsUserStrings reports whether the probe prints a string from user
+// memory (%s of a user char pointer, char array or Go string): what a
+// sleepable program reads better (see Build.Sleepable).
+func (ct *CheckedTrace) ReadsUserStrings() bool {
+	for _, f := range ct.fields {
+		if f.Kind == FieldStr && f.str != nil && (f.str.kind == strGo || (f.str.kind == strPtr || f.str.kind == strArray) && f.str.space == SpaceUser) {
+			return true
+		}
+	}
+	return false
+}
+
 // Layout returns the layout of the records the probe's program emits.
 func (ct *CheckedTrace) Layout() *EventLayout {
 	l := ct.layout

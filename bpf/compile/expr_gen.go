@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 
 	"github.com/cilium/ebpf/asm"
 
@@ -48,6 +49,7 @@ type codegen struct {
 
 	savedPidTgid bool     // the prologue saved pid_tgid at stackPidTgid
 	savedUidGid  bool     // the prologue saved uid_gid at stackUidGid
+	sleepable    bool     // a sleepable program: user string reads may fault pages in (see Build.Sleepable)
 	tails        []func() // out-of-line blocks emitted after the exit (see Compile)
 }
 
@@ -863,8 +865,19 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 			asm.FnProbeReadUser.Call(),
 		)
 		read := g.newLabel()
+		g.emit(asm.JEq.Imm(asm.R0, 0, read))
+		if g.sleepable {
+			// bpf_copy_from_user faults the pages in.
+			g.emit(
+				asm.Mov.Reg(asm.R2, dst),
+				asm.LoadMem(asm.R3, asm.R6, s.arg.Off, asm.DWord),
+				asm.Mov.Reg(asm.R1, asm.R7),
+				asm.Add.Imm(asm.R1, int32(off)),
+				asm.FnCopyFromUser.Call(),
+				asm.JEq.Imm(asm.R0, 0, read),
+			)
+		}
 		g.emit(
-			asm.JEq.Imm(asm.R0, 0, read),
 			asm.StoreImm(asm.R7, flagOff, StrFault, asm.Byte),
 			asm.Mov.Imm(dst, 0),
 		)
@@ -884,8 +897,19 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 		g.strAddr(s, dst)
 		toRecord(s.n)
 		read := g.newLabel()
+		g.emit(readFn(s.space).Call())
+		if g.sleepable && s.space == SpaceUser {
+			// The size is known: bpf_copy_from_user faults the pages in.
+			copied := g.newLabel()
+			g.emit(asm.JEq.Imm(asm.R0, 0, copied))
+			toRecord(s.n)
+			g.emit(
+				asm.Mov.Reg(asm.R3, dst),
+				asm.FnCopyFromUser.Call(),
+			)
+			g.bind(copied)
+		}
 		g.emit(
-			readFn(s.space).Call(),
 			asm.StoreImm(asm.R7, int16(off+s.n), 0, asm.Byte),
 			asm.StoreImm(asm.R7, flagOff, StrOK, asm.Byte),
 			asm.JEq.Imm(asm.R0, 0, read),
@@ -908,6 +932,9 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 	// buffer filled up (the string was truncated, or exactly fit); a
 	// negative value that the read failed (the helper zeroes the buffer).
 	g.callReadStr(s, space)
+	if g.sleepable && space == SpaceUser && s.kind != strDataLoc {
+		g.faultInStr(off, dst)
+	}
 	g.emit(
 		asm.Mov.Imm(asm.R1, StrFault),
 		asm.JSLT.Imm(asm.R0, 0, done),
@@ -926,4 +953,66 @@ func (g *codegen) storeString(s *strSource, off int, dst asm.Register) {
 		)
 		g.bind(end)
 	}
+}
+
+// pageSize is the size of the pages faultInStr touches.
+var pageSize = int32(os.Getpagesize())
+
+// faultInStr follows a bpf_probe_read_user_str of the string at the
+// address in dst into the record at off, in a sleepable program: when the
+// read failed (R0 < 0), most likely because the string's page is mapped
+// but not faulted in, it touches the page with a one-byte
+// bpf_copy_from_user, which may fault it in, and reads again. A string
+// that did not end on its first page continues on the next one; when the
+// read still fails and the string's ss bytes reach the next page, that
+// page is touched too and the string read a third time. (ss is at most
+// 4096, so the bytes span at most two pages.) It leaves the last read's
+// result in R0. The common case, a read that worked, costs one branch.
+//
+// bpf_copy_from_user_str (a kfunc, 6.12) would read the string in one
+// call; bpf_copy_from_user (5.10, a helper) works wherever sleepable
+// uprobes do and needs no kernel BTF to resolve a kfunc at load time.
+func (g *codegen) faultInStr(off int, dst asm.Register) {
+	done := g.newLabel()
+	retry := func() {
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.R7),
+			asm.Add.Imm(asm.R1, int32(off)),
+			asm.Mov.Imm(asm.R2, int32(g.ss)),
+			asm.Mov.Reg(asm.R3, dst),
+			asm.FnProbeReadUserStr.Call(),
+			asm.JSGE.Imm(asm.R0, 0, done),
+		)
+	}
+	touch := func() {
+		// R3 is the address to touch; a failure leaves R0 < 0 and
+		// ends the attempts.
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, stackScratch),
+			asm.Mov.Imm(asm.R2, 1),
+			asm.FnCopyFromUser.Call(),
+			asm.JNE.Imm(asm.R0, 0, done),
+		)
+	}
+	g.emit(
+		asm.JSGE.Imm(asm.R0, 0, done),
+		asm.Mov.Reg(asm.R3, dst),
+	)
+	touch()
+	retry()
+	// The next page starts at (dst | (pageSize-1)) + 1; it holds some of
+	// the ss bytes when next - dst < ss.
+	g.emit(
+		asm.Mov.Imm(asm.R0, -14), // -EFAULT, should the string fit its page
+		asm.Mov.Reg(asm.R3, dst),
+		asm.Or.Imm(asm.R3, pageSize-1),
+		asm.Add.Imm(asm.R3, 1),
+		asm.Mov.Reg(asm.R1, asm.R3),
+		asm.Sub.Reg(asm.R1, dst),
+		asm.JGE.Imm(asm.R1, int32(g.ss), done),
+	)
+	touch()
+	retry()
+	g.bind(done)
 }

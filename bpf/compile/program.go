@@ -78,6 +78,16 @@ type Build struct {
 	// before the predicate (see Stash). nil for none.
 	Stash *Stash
 	Sink  Sink
+	// Sleepable loads the program with BPF_F_SLEEPABLE (uprobe modes
+	// only; feature sleepable_uprobe, 6.0). Its user-memory %s reads then
+	// fall back, when bpf_probe_read_user* fails, to bpf_copy_from_user,
+	// which can fault the page in: a string on a page the process has not
+	// touched yet is printed instead of marked as a fault. The program
+	// may use only the maps SleepableMaps accepts. It runs with migration
+	// disabled but may be preempted, so a per-CPU counter's plain
+	// increment (MapLost) can, rarely, lose a count to another task on
+	// the same CPU.
+	Sleepable bool
 }
 
 // Sink is what a program does with an event that passed the prologue and
@@ -130,7 +140,16 @@ func Compile(b *Build) (*ebpf.ProgramSpec, error) {
 	if b.Checked != nil {
 		ss = b.Checked.StringSize
 	}
+	if b.Sleepable {
+		if b.Mode != ModeUprobe && b.Mode != ModeUprobeMulti {
+			return nil, fmt.Errorf("compile %s: only uprobe programs can be sleepable, not %s", b.Name, b.Mode)
+		}
+		if !SleepableMaps(b.Maps()) {
+			return nil, fmt.Errorf("compile %s: a sleepable program can't use its maps (a perf buffer, stack or cgroup map)", b.Name)
+		}
+	}
 	g := newCodegen(ss)
+	g.sleepable = b.Sleepable
 	// The first instruction needs a source too: with any source set,
 	// cilium/ebpf emits BTF line info, which must start at instruction 0.
 	g.mark(SpecPart{Label: "prologue: pid, uid, cpu, cgroup and syscall filters"})
@@ -178,6 +197,9 @@ func programSpec(b *Build, insns asm.Instructions) *ebpf.ProgramSpec {
 		name = name[:15]
 	}
 	spec := &ebpf.ProgramSpec{Name: name, License: "GPL", Instructions: insns, AttachTo: b.AttachTo}
+	if b.Sleepable {
+		spec.Flags |= FlagSleepable
+	}
 	switch b.Mode {
 	case ModeKprobeMulti:
 		spec.Type, spec.AttachType = ebpf.Kprobe, ebpf.AttachTraceKprobeMulti
@@ -196,6 +218,25 @@ func programSpec(b *Build, insns asm.Instructions) *ebpf.ProgramSpec {
 		spec.Type = ebpf.Kprobe
 	}
 	return spec
+}
+
+// FlagSleepable is BPF_F_SLEEPABLE, the program flag of sleepable programs.
+const FlagSleepable = 1 << 4
+
+// SleepableMaps reports whether a sleepable program may use every one of
+// maps. The verifier accepts only array, hash, ring buffer, local storage
+// and a few other map types in sleepable programs
+// (check_map_prog_compatibility): not perf event arrays (trace's fallback
+// without a ring buffer), stack trace maps (-K, -U) or cgroup arrays (-c).
+func SleepableMaps(maps []*ebpf.MapSpec) bool {
+	for _, m := range maps {
+		switch m.Type {
+		case ebpf.Hash, ebpf.LRUHash, ebpf.Array, ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash, ebpf.RingBuf:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // prologue emits the filters. It saves pid_tgid and uid_gid in their stack

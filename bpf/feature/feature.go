@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
 )
 
 // Feature names a kernel capability btool can use. The names are part of the
@@ -30,12 +31,16 @@ const (
 	FeatRingBuf       Feature = "ringbuf"        // BPF_MAP_TYPE_RINGBUF, 5.8
 	FeatCookie        Feature = "cookie"         // bpf_get_attach_cookie, 5.15
 	FeatGetFuncIP     Feature = "get_func_ip"    // bpf_get_func_ip in kprobes, 5.15
+	// FeatSleepableUprobe: uprobe programs loaded with BPF_F_SLEEPABLE,
+	// which may call bpf_copy_from_user and so fault in user pages (6.0).
+	FeatSleepableUprobe Feature = "sleepable_uprobe"
 )
 
 // AllFeatures lists every Feature in a stable order.
 var AllFeatures = []Feature{
 	FeatKprobe, FeatKprobeMulti, FeatFentry, FeatUprobe, FeatUprobeMulti,
 	FeatTracepoint, FeatRawTracepoint, FeatRingBuf, FeatCookie, FeatGetFuncIP,
+	FeatSleepableUprobe,
 }
 
 // Features answers "does the running kernel have X?" Each probe runs at most
@@ -147,16 +152,17 @@ func (f *Features) Report() []FeatureStatus {
 
 func defaultProbes() map[Feature]func() error {
 	return map[Feature]func() error{
-		FeatKprobe:        func() error { return probeProbeType("kprobe") },
-		FeatUprobe:        func() error { return probeProbeType("uprobe") },
-		FeatKprobeMulti:   features.HaveBPFLinkKprobeMulti,
-		FeatUprobeMulti:   features.HaveBPFLinkUprobeMulti,
-		FeatFentry:        probeFentry,
-		FeatTracepoint:    func() error { return features.HaveProgramType(ebpf.TracePoint) },
-		FeatRawTracepoint: func() error { return features.HaveProgramType(ebpf.RawTracepoint) },
-		FeatRingBuf:       func() error { return features.HaveMapType(ebpf.RingBuf) },
-		FeatCookie:        func() error { return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetAttachCookie) },
-		FeatGetFuncIP:     func() error { return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetFuncIp) },
+		FeatKprobe:          func() error { return probeProbeType("kprobe") },
+		FeatUprobe:          func() error { return probeProbeType("uprobe") },
+		FeatKprobeMulti:     features.HaveBPFLinkKprobeMulti,
+		FeatUprobeMulti:     features.HaveBPFLinkUprobeMulti,
+		FeatFentry:          probeFentry,
+		FeatTracepoint:      func() error { return features.HaveProgramType(ebpf.TracePoint) },
+		FeatRawTracepoint:   func() error { return features.HaveProgramType(ebpf.RawTracepoint) },
+		FeatRingBuf:         func() error { return features.HaveMapType(ebpf.RingBuf) },
+		FeatCookie:          func() error { return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetAttachCookie) },
+		FeatGetFuncIP:       func() error { return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetFuncIp) },
+		FeatSleepableUprobe: probeSleepableUprobe,
 	}
 }
 
@@ -208,4 +214,38 @@ func probeFentry() error {
 		reason = errno.Error() // drop cilium's MEMLOCK hint: root has no memlock limit here
 	}
 	return fmt.Errorf("fentry: the kernel refuses fentry programs (%s): %w", reason, ErrNotSupported)
+}
+
+// probeSleepableUprobe loads (but does not attach) a sleepable kprobe-type
+// program that calls bpf_copy_from_user, the shape btool's sleepable
+// uprobe programs have. Kernels before 6.0 refuse BPF_F_SLEEPABLE for
+// kprobe-type programs ("Only fentry/fexit/fmod_ret, lsm, iter, uprobe,
+// and struct_ops programs can be sleepable" names uprobes since 6.0) with
+// EINVAL. The kernel checks that the program is attached to a uprobe (not
+// a kprobe) only at attach time; btool makes only uprobe programs
+// sleepable.
+func probeSleepableUprobe() error {
+	spec := &ebpf.ProgramSpec{
+		Type:    ebpf.Kprobe,
+		Flags:   unix.BPF_F_SLEEPABLE,
+		License: "GPL",
+		Instructions: asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, -8),
+			asm.Mov.Imm(asm.R2, 1),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.FnCopyFromUser.Call(),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		},
+	}
+	prog, err := ebpf.NewProgram(spec)
+	if err == nil {
+		prog.Close()
+		return nil
+	}
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, ErrNotSupported) {
+		return fmt.Errorf("sleepable uprobes: the kernel refuses sleepable uprobe programs (needs 6.0): %w", ErrNotSupported)
+	}
+	return fmt.Errorf("probe sleepable uprobes: %w", err)
 }

@@ -352,3 +352,64 @@ func TestKernelTraceGoStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelTraceUntouchedPages traces strings on pages the workload has
+// mapped but never touched (testdata/c/untouched.c): a string on one such
+// page, one that continues onto a second untouched page, and a USDT
+// argument. Sleepable uprobe programs fault the pages in and print the
+// strings, with uprobe_multi and with perf-event uprobes; with the
+// feature forced off they print (fault), and -v counts the failures.
+func TestKernelTraceUntouchedPages(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "untouched.c")
+	strs := []string{"on the first page", "across two pages", "usdt page three"}
+	faults := []string{"(fault)", "(fault)", "(fault)"}
+	for _, tc := range []struct {
+		name      string
+		noFeature string
+		mode      string
+		want      []string
+	}{
+		{"sleepable uprobe_multi", "", "uprobe_multi (sleepable", strs},
+		{"sleepable uprobe", "uprobe_multi", "uprobe (sleepable", strs},
+		{"not sleepable", "sleepable_uprobe", "", faults},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.noFeature != "sleepable_uprobe" && !haveFeature(t, "sleepable_uprobe") {
+				return
+			}
+			if tc.noFeature != "uprobe_multi" && !haveFeature(t, "uprobe_multi") {
+				return
+			}
+			args := []string{"trace", "-v"}
+			if tc.noFeature != "" {
+				args = append(args, "--no-feature", tc.noFeature)
+			}
+			w := startWorkload(t, bin, filepath.Join(t.TempDir(), "pages"))
+			tr := startBtool(t, append(args, "-p", strconv.Itoa(w.pid),
+				bin+`:show "%s", s`,
+				`u:`+bin+`:untouched:show "%s", (char *)arg1`)...)
+			w.run(t)
+			out := tr.stop(syscall.SIGINT)
+			var got []string
+			for _, l := range traceLines(out, "") {
+				if f := strings.Fields(l); len(f) > 4 && f[3] == "show" {
+					got = append(got, strings.Join(f[4:], " "))
+				}
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("got %q, want %q:\n%s\nstderr:\n%s", got, tc.want, out, tr.err.String())
+			}
+			stderr := tr.err.String()
+			if tc.mode != "" && !strings.Contains(stderr, "attached with "+tc.mode) {
+				t.Errorf("not attached with %s:\n%s", tc.mode, stderr)
+			}
+			if tc.mode == "" && strings.Contains(stderr, "sleepable") {
+				t.Errorf("sleepable programs despite --no-feature sleepable_uprobe:\n%s", stderr)
+			}
+			if wantFaults := tc.want[0] == "(fault)"; wantFaults != strings.Contains(stderr, "3 %s argument(s) could not be read") {
+				t.Errorf("-v fault count (want one: %v):\n%s", wantFaults, stderr)
+			}
+		})
+	}
+}

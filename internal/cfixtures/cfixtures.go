@@ -34,6 +34,7 @@ var All = []Fixture{
 	{Src: "widget.cc"},
 	{Src: "usdt.c"},
 	{Src: "usdt_sites.c"},
+	{Src: "untouched.c"},
 }
 
 // Build compiles f from root/testdata/c into dir/<prefix><Name> with debug
