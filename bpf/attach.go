@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -33,20 +34,22 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 	m, kind, pid := pa.Mode, pa.Kind, pa.PID
 	switch m {
 	case compile.ModeKprobeMulti:
-		syms := make([]string, len(targets))
-		cookies := make([]uint64, len(targets))
-		for i, t := range targets {
-			syms[i], cookies[i] = t.Symbol, uint64(t.Slot)
-		}
 		kmulti := link.KprobeMulti
 		if pa.Return {
 			kmulti = link.KretprobeMulti
 		}
-		l, err := kmulti(prog, link.KprobeMultiOptions{Symbols: syms, Cookies: cookies})
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("kprobe_multi link on %d functions: %w", len(syms), err)
-		}
-		return []link.Link{l}, targets, nil, nil
+		return attachSplitting(ctx, targets, func(ts []compile.Target) (link.Link, error) {
+			syms := make([]string, len(ts))
+			cookies := make([]uint64, len(ts))
+			for i, t := range ts {
+				syms[i], cookies[i] = t.Symbol, uint64(t.Slot)
+			}
+			l, err := kmulti(prog, link.KprobeMultiOptions{Symbols: syms, Cookies: cookies})
+			if err != nil {
+				return nil, fmt.Errorf("kprobe_multi link on %d functions: %w", len(syms), err)
+			}
+			return l, nil
+		})
 	case compile.ModeRawSyscalls:
 		name := "sys_enter"
 		if kind == compile.SyscallExit {
@@ -67,36 +70,50 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 			byPath[t.Path] = append(byPath[t.Path], t)
 		}
 		var links []link.Link
+		var ok []compile.Target
+		var skipped []SkippedTarget
 		for _, path := range order {
-			ts := byPath[path]
 			ex, err := link.OpenExecutable(path)
 			if err != nil {
 				closeAll(links)
 				return nil, nil, nil, err
 			}
-			o := &link.UprobeMultiOptions{PID: pid}
-			var refs bool
-			for _, t := range ts {
-				o.Addresses = append(o.Addresses, t.Offset)
-				o.Cookies = append(o.Cookies, uint64(t.Slot))
-				o.RefCtrOffsets = append(o.RefCtrOffsets, t.RefCtrOffset)
-				refs = refs || t.RefCtrOffset != 0
-			}
-			if !refs {
-				o.RefCtrOffsets = nil
-			}
 			umulti := ex.UprobeMulti
 			if pa.Return {
 				umulti = ex.UretprobeMulti
 			}
-			l, err := umulti(nil, prog, o)
-			if err != nil {
-				closeAll(links)
-				return nil, nil, nil, fmt.Errorf("uprobe_multi link on %d locations in %s: %w", len(ts), path, err)
+			ls, o, sk, err := attachSplitting(ctx, byPath[path], func(ts []compile.Target) (link.Link, error) {
+				o := &link.UprobeMultiOptions{PID: pid}
+				var refs bool
+				for _, t := range ts {
+					o.Addresses = append(o.Addresses, t.Offset)
+					o.Cookies = append(o.Cookies, uint64(t.Slot))
+					o.RefCtrOffsets = append(o.RefCtrOffsets, t.RefCtrOffset)
+					refs = refs || t.RefCtrOffset != 0
+				}
+				if !refs {
+					o.RefCtrOffsets = nil
+				}
+				l, err := umulti(nil, prog, o)
+				if err != nil {
+					return nil, fmt.Errorf("uprobe_multi link on %d locations in %s: %w", len(ts), path, err)
+				}
+				return l, nil
+			})
+			if err != nil && len(order) == 1 {
+				return nil, nil, nil, err
 			}
-			links = append(links, l)
+			if err != nil {
+				for _, t := range byPath[path] {
+					sk = append(sk, SkippedTarget{t, err})
+				}
+			}
+			links, ok, skipped = append(links, ls...), append(ok, o...), append(skipped, sk...)
 		}
-		return links, targets, nil, nil
+		if len(ok) == 0 {
+			return nil, nil, skipped, skipped[0].Err
+		}
+		return links, ok, skipped, nil
 	}
 
 	// Per-target modes: one link per target, attached in parallel.
@@ -156,6 +173,72 @@ func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Lin
 		return ex.Uprobe("", prog, uo)
 	}
 	return nil, fmt.Errorf("mode %s is not a per-target mode", pa.Mode)
+}
+
+// maxSplitAttempts bounds the link attempts attachSplitting makes to find
+// the targets a multi-link refuses.
+const maxSplitAttempts = 128
+
+// attachSplitting attaches targets with one multi-link made by try. The
+// kernel refuses a whole kprobe_multi or uprobe_multi link when one of its
+// targets can't be probed (an instruction uprobes can't step over, a
+// function that vanished), so when the error could be one target's, it
+// splits the targets in halves and retries each, down to the targets that
+// fail alone, which it returns as skipped for the next mode to try. An
+// error that concerns the mechanism (both halves fail at the top, or
+// the error isn't a per-target one) fails the call as a whole. It makes
+// at most maxSplitAttempts attempts; targets not reached by then are
+// skipped with the last error.
+func attachSplitting(ctx context.Context, targets []compile.Target, try func([]compile.Target) (link.Link, error)) ([]link.Link, []compile.Target, []SkippedTarget, error) {
+	attempts := 0
+	var links []link.Link
+	var ok []compile.Target
+	var skipped []SkippedTarget
+	var rec func(ts []compile.Target, top bool) error
+	rec = func(ts []compile.Target, top bool) error {
+		attempts++
+		l, err := try(ts)
+		if err == nil {
+			links, ok = append(links, l), append(ok, ts...)
+			return nil
+		}
+		if len(ts) == 1 || !perTargetErr(err) || attempts >= maxSplitAttempts || ctx.Err() != nil {
+			if top {
+				return err
+			}
+			for _, t := range ts {
+				skipped = append(skipped, SkippedTarget{t, err})
+			}
+			return nil
+		}
+		mid := len(ts) / 2
+		before := len(ok)
+		rec(ts[:mid], false)
+		rec(ts[mid:], false)
+		if top && len(ok) == before {
+			skipped = nil
+			return err
+		}
+		return nil
+	}
+	if err := rec(targets, true); err != nil {
+		return nil, nil, nil, err
+	}
+	return links, ok, skipped, nil
+}
+
+// perTargetErr reports whether a multi-link error may come from one of
+// its targets rather than from the mechanism.
+func perTargetErr(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EINVAL, syscall.ENOENT, syscall.ESRCH, syscall.EBUSY, syscall.EEXIST, syscall.EILSEQ, syscall.EFAULT, syscall.Errno(524): // 524: ENOTSUPP, "can't probe this instruction"
+		return true
+	}
+	return false
 }
 
 func closeAll(links []link.Link) {

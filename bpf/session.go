@@ -288,7 +288,14 @@ func (s *Session) Attach(ctx context.Context, p *Probe) (*Attached, error) {
 		for i, e := range a.Tried {
 			msgs[i] = trimSentinel(e)
 		}
-		err := fmt.Errorf("cannot attach %s (%d %s target(s)): %s", p.Name, len(p.Targets), p.Kind, strings.Join(msgs, "; "))
+		hint := ""
+		for _, e := range a.Tried {
+			if errors.Is(e, ErrProbeLimit) {
+				hint = " (raise the probe limit with --probe-limit N, or 0 for none)"
+				break
+			}
+		}
+		err := fmt.Errorf("cannot attach %s (%d %s target(s)): %s%s", p.Name, len(p.Targets), p.Kind, strings.Join(msgs, "; "), hint)
 		for _, e := range a.Tried {
 			if errors.Is(e, ErrNotSupported) {
 				return nil, &unsupportedError{err.Error()}

@@ -74,6 +74,21 @@ func TestAttachProbeLimit(t *testing.T) {
 	}
 }
 
+// TestAttachLimitHint: when one mode fails for another reason and the
+// next one for the probe limit, the error still names the option.
+func TestAttachLimitHint(t *testing.T) {
+	s := NewSession(SessionOptions{ProbeLimit: 1})
+	p := &Probe{Name: "p:c:*", Kind: compile.UserFunc, Targets: make([]compile.Target, 3),
+		Modes: []compile.Mode{compile.ModeUprobeMulti, compile.ModeUprobe},
+		Build: func(compile.Mode, []compile.Target) (*compile.Object, error) {
+			return nil, fmt.Errorf("link: %w", syscall.EOPNOTSUPP)
+		}}
+	_, err := s.Attach(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "--probe-limit") || !strings.Contains(err.Error(), "uprobe_multi") {
+		t.Fatalf("err = %v, want both modes' reasons and the --probe-limit hint", err)
+	}
+}
+
 // TestAttachStopsOnCancel: a cancelled context stops the walk before the
 // next mode, with the context's error.
 func TestAttachStopsOnCancel(t *testing.T) {

@@ -84,9 +84,8 @@ type Build struct {
 	// which can fault the page in: a string on a page the process has not
 	// touched yet is printed instead of marked as a fault. The program
 	// may use only the maps SleepableMaps accepts. It runs with migration
-	// disabled but may be preempted, so a per-CPU counter's plain
-	// increment (MapLost) can, rarely, lose a count to another task on
-	// the same CPU.
+	// disabled but may be preempted, so its per-CPU counters (MapLost)
+	// are incremented atomically.
 	Sleepable bool
 }
 
@@ -360,6 +359,17 @@ func (g *codegen) incPerCPU(m string, keyOff int16, done string) {
 		asm.Add.Imm(asm.R2, int32(keyOff)),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, done),
+	)
+	if g.sleepable {
+		// A sleepable program can be preempted by another task on the
+		// same CPU between the load and the store: add atomically.
+		g.emit(
+			asm.Mov.Imm(asm.R1, 1),
+			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		)
+		return
+	}
+	g.emit(
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
 		asm.Add.Imm(asm.R1, 1),
 		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),

@@ -207,7 +207,7 @@ func secondsOrZero(flag, s string) (time.Duration, error) {
 // probes.
 func probeLimitFlag() cli.Flag {
 	return &cli.StringFlag{Name: "probe-limit", Usage: fmt.Sprintf("attach at most `N` targets per probe where each costs its own link "+
-		"(kprobes, fentry, uprobes; not kprobe_multi or uprobe_multi); 0 for no limit (default %d)", multitool.DefaultProbeLimit)}
+		"(fentry, kprobes, tracepoints, uprobes; not kprobe_multi, uprobe_multi or the raw syscall tracepoints); 0 for no limit (default %d)", multitool.DefaultProbeLimit)}
 }
 
 // probeLimit returns --probe-limit as multitool options take it: 0 for
