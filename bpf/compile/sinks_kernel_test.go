@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -526,7 +527,9 @@ func TestKernelSinkTracepoint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%+v", err)
 	}
-	lk, err := link.Tracepoint("syscalls", "sys_enter_getppid", prog, nil)
+	comm, _ := os.ReadFile("/proc/thread-self/comm")
+	defer unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&append(bytes.TrimSpace(comm), 0)[0])), 0, 0, 0)
+	lk, err := link.Tracepoint("task", "task_rename", prog, nil)
 	if err != nil {
 		t.Skipf("attach: %v", err)
 	}
@@ -562,9 +565,17 @@ func tryValue(pc *ProbeContext, expr string, tn *specparse.TypeName) *Value {
 // sinkShapes are the sinks the verifier test loads, built from the
 // expressions that check in pc.
 func sinkShapes(t *testing.T, pc *ProbeContext) map[string]Sink {
-	var ints, strs []*Value
+	// ints are the values aggregated (summed, bucketed); addrs are only
+	// keyed: a typed fentry pointer (arg1 of vfs_read is a struct file *)
+	// is a BTF pointer to the verifier, and kernels before 6.x refuse
+	// arithmetic on it ("math between ptr_ pointer and register").
+	var ints, addrs, strs []*Value
 	for _, e := range []string{"arg1", "arg2", "file->f_count", "file->f_path.dentry->d_name.len", "args->count", "args->delta", "s->c", "s->vals[n]", "$cpu", "$tgid * 3 - 1"} {
-		if v := tryValue(pc, e, nil); v != nil && v.Kind != FieldStr {
+		switch v := tryValue(pc, e, nil); {
+		case v == nil || v.Kind == FieldStr:
+		case v.Kind == FieldAddr:
+			addrs = append(addrs, v)
+		default:
 			ints = append(ints, v)
 		}
 	}
@@ -580,7 +591,7 @@ func sinkShapes(t *testing.T, pc *ProbeContext) map[string]Sink {
 		t.Fatalf("too few expressions check: %d ints, %d strings", len(ints), len(strs))
 	}
 	key := []KeyPart{{Kind: KeyTarget}, {Kind: KeyTgid}, {Kind: KeyPid}, {Kind: KeyComm}}
-	for _, v := range append(append([]*Value(nil), ints...), strs...) {
+	for _, v := range append(append(append([]*Value(nil), ints...), addrs...), strs...) {
 		key = append(key, KeyPart{Kind: KeyValue, Value: v})
 	}
 	shapes := map[string]Sink{
@@ -761,10 +772,12 @@ func TestKernelSinkLatencyNanosleep(t *testing.T) {
 	}
 }
 
-// TestKernelSinkStacksAttach is stackcount on syscalls:sys_enter_getppid:
-// exactly N getppid calls from this thread, counted by kernel and user
+// TestKernelSinkStacksAttach is stackcount on task:task_rename: exactly N
+// prctl(PR_SET_NAME) calls from this thread, counted by kernel and user
 // stack; the kernel stacks pass through the syscall entry and the user
-// stacks through this test function.
+// stacks through this test function. (Not a syscall tracepoint: before
+// 6.x those hand BPF the user-mode registers of the syscall entry, so
+// kernel stacks come out empty, -EFAULT.)
 func TestKernelSinkStacksAttach(t *testing.T) {
 	testutil.RequireRoot(t)
 	f, err := feature.NewFeatures()
@@ -785,13 +798,15 @@ func TestKernelSinkStacksAttach(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%+v", err)
 	}
-	lk, err := link.Tracepoint("syscalls", "sys_enter_getppid", prog, nil)
+	comm, _ := os.ReadFile("/proc/thread-self/comm")
+	defer unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&append(bytes.TrimSpace(comm), 0)[0])), 0, 0, 0)
+	lk, err := link.Tracepoint("task", "task_rename", prog, nil)
 	if err != nil {
 		t.Skipf("attach: %v", err)
 	}
 	const calls = 50
 	for range calls {
-		getppidFramed()
+		renameFramed()
 	}
 	lk.Close()
 	l := s.Layout()
@@ -839,12 +854,15 @@ func TestKernelSinkStacksAttach(t *testing.T) {
 	}
 }
 
-// getppidFramed calls getppid from a function with a frame: the syscall
+// renameFramed renames the thread from a function with a frame: the syscall
 // stub has none, so frame-pointer unwinding skips its caller (this
 // function) and finds the test function above it.
 //
 //go:noinline
-func getppidFramed() int { return unix.Getppid() }
+func renameFramed() {
+	name := []byte("btool-stacks\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+}
 
 // TestKernelSinkConcurrentInsert runs the program on every CPU at once
 // with the same new keys, so CPUs race to insert them (the BPF_NOEXIST
