@@ -57,19 +57,7 @@ func TestKernelTraceCommExact(t *testing.T) {
 // functions have symbols but no types.
 func buildCNoDWARF(t *testing.T, src string) string {
 	t.Helper()
-	if os.Getenv("BTOOL_WORKLOADS") != "" {
-		t.Skip("no compiler in the VM")
-	}
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skipf("no gcc: %v", err)
-	}
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(src, ".c")+"-nodwarf")
-	cmd := exec.Command(gcc, "-O1", "-g0", "-fno-omit-frame-pointer", "-o", out, filepath.Join(testutil.RepoRoot(), "testdata", "c", src))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", cmd, err, b)
-	}
-	return out
+	return buildC(t, src, "-g0") // -g0 after the fixtures' -g: no DWARF at all
 }
 
 // TestKernelTraceUntypedString prints %s of an argument of a function

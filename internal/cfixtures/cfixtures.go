@@ -31,6 +31,7 @@ func (f Fixture) Name() string {
 var All = []Fixture{
 	{Src: "calls.c"},
 	{Src: "calls.c", Flags: []string{"-O0"}},
+	{Src: "calls.c", Flags: []string{"-g0"}}, // no DWARF: untyped arguments
 	{Src: "widget.cc"},
 	{Src: "usdt.c"},
 	{Src: "usdt_sites.c"},
