@@ -30,8 +30,9 @@ var ExpectedFeatures = map[string][]string{
 	// no kprobe_multi (5.18), no uprobe_multi (6.6).
 	"5.10": {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "uprobe"},
 	// Debian 6.1: no kprobe_multi (Debian's 6.1 lacks CONFIG_FPROBE), no uprobe_multi (6.6+).
-	"6.1":  {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe"},
-	"6.12": {"kprobe", "kprobe_multi", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "uprobe_multi"},
+	// Sleepable uprobes (6.0) measured on both.
+	"6.1":  {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "sleepable_uprobe"},
+	"6.12": {"kprobe", "kprobe_multi", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "uprobe_multi", "sleepable_uprobe"},
 }
 
 // KernelDir returns the directory holding the kernels: $BTOOL_KERNELS, else
