@@ -844,22 +844,7 @@ func TestTraceGolden(t *testing.T) {
 			}
 			fmt.Fprintf(&b, "\n%v", insns)
 			got := b.String()
-			path := filepath.Join("testdata", "trace", tc.file+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from the generated code (run with -update after checking):\n%s", path, got)
-			}
+			checkGolden(t, filepath.Join("testdata", "trace", tc.file+".golden"), got)
 		})
 	}
 }
@@ -940,5 +925,26 @@ func TestCompileTraceLimits(t *testing.T) {
 		if _, _, err := CompileTrace(ct, TraceOptions{UID: -1}); !errors.Is(err, ErrTooComplex) {
 			t.Errorf("%.40s...: error %v, want ErrTooComplex", tc.have, err)
 		}
+	}
+}
+
+// checkGolden compares got with the golden file at path, rewriting the
+// file instead with -update.
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the generated code (run with -update after checking):\n%s", path, got)
 	}
 }

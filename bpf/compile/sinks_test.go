@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -397,22 +396,7 @@ func TestSinkGolden(t *testing.T) {
 			}
 			fmt.Fprintf(&b, "\n%v", spec.Instructions)
 			got := b.String()
-			path := filepath.Join("testdata", "sinks", tc.file+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from the generated code (run with -update after checking):\n%s", path, got)
-			}
+			checkGolden(t, filepath.Join("testdata", "sinks", tc.file+".golden"), got)
 		})
 	}
 }
