@@ -861,7 +861,9 @@ func (pl *Planner) planUSDT(h *ProbeHead) (*Plan, error) {
 		if err != nil {
 			return nil, h.errorf(pos, end, "%v", err)
 		}
-		ctxs[i] = pl.newContext(&Context{Kind: CtxUSDT, Target: u.Provider + ":" + u.Name, Args: args, types: b})
+		// Name the site by its address, so messages about one layout tell
+		// the sites apart.
+		ctxs[i] = pl.newContext(&Context{Kind: CtxUSDT, Target: fmt.Sprintf("%s:%s (site at %#x)", u.Provider, u.Name, u.Addr), Args: args, types: b})
 	}
 	plan.setContexts(ctxs)
 	return plan, nil
