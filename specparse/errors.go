@@ -172,7 +172,8 @@ func caretBlock(b *strings.Builder, spec string, e *Error) {
 	pos, end := int(e.Pos), int(e.End)
 	pos = max(0, min(pos, len(spec)))
 	end = max(pos, min(end, len(spec)))
-	fmt.Fprintf(b, "error: %s\n  %s\n  %s\n", e.Msg, displayText(spec), CaretLine(spec, int(e.Pos), int(e.End)))
+	line, caret := Window(spec, pos, end)
+	fmt.Fprintf(b, "error: %s\n  %s\n  %s\n", e.Msg, line, caret)
 }
 
 // displayText replaces control characters other than tab with spaces, rune

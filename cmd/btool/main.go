@@ -134,7 +134,8 @@ func renderError(cmd, spec string, err error) string {
 	for _, e := range list {
 		fmt.Fprintf(&b, "%s%s\n", prefix, e.Msg)
 		if spec != "" {
-			fmt.Fprintf(&b, "    %s\n    %s\n", specparse.DisplaySpec(spec), specparse.CaretLine(spec, int(e.Pos), int(e.End)))
+			line, caret := specparse.Window(spec, int(e.Pos), int(e.End))
+			fmt.Fprintf(&b, "    %s\n    %s\n", line, caret)
 		}
 	}
 	return b.String()
