@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -36,12 +37,55 @@ func (e Env) verboseLog() io.Writer {
 	return nil
 }
 
-// ready writes the ready file, if one was asked for.
+// ready writes the ready file, if one was asked for. It never follows a
+// symlink at the path (a symlink there is refused, not overwritten through,
+// since btool runs as root) and the file appears whole: the PID is written
+// to a new file in the same directory, created with O_EXCL|O_NOFOLLOW, and
+// renamed into place.
 func (e Env) ready() error {
 	if e.ReadyFile == "" {
 		return nil
 	}
-	if err := os.WriteFile(e.ReadyFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+	return writeReadyFile(e.ReadyFile, []byte(fmt.Sprintf("%d\n", os.Getpid())))
+}
+
+func writeReadyFile(path string, data []byte) error {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("ready file %s is a symlink: refusing to write through it", path)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("ready file %s exists and is not a regular file", path)
+		}
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	var f *os.File
+	var tmp string
+	for i := 0; ; i++ {
+		tmp = filepath.Join(dir, fmt.Sprintf(".%s.%d.%d.tmp", base, os.Getpid(), i))
+		fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			f = os.NewFile(uintptr(fd), tmp)
+			break
+		}
+		if !errors.Is(err, unix.EEXIST) || i >= 100 {
+			return fmt.Errorf("write ready file %s: %w", path, &os.PathError{Op: "open", Path: tmp, Err: err})
+		}
+	}
+	_, err := f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		// rename replaces a symlink planted at path since the check above
+		// with the file; it never writes through one.
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write ready file: %w", err)
 	}
 	return nil

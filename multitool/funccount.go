@@ -100,6 +100,8 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	if err := env.ready(); err != nil {
 		return err
 	}
+	ctx, stopWatch := watchPID(ctx, o.PID, "process", env)
+	defer stopWatch()
 	return countLoop(ctx, o, env, &counters{sess: sess, attached: attached, slots: plan.Slots})
 }
 
@@ -120,21 +122,25 @@ type counters struct {
 }
 
 // countLoop waits for intervals, the duration or cancellation, printing a
-// summary each time, as bcc's funccount does: with both -i and -d it stops
-// at the first interval boundary at or past the duration.
+// summary each time. -d is wall time, on a timer of its own: the run ends
+// Duration after counting started however -i ticks fall (a ticker drops
+// ticks it can't deliver, so counting ticks would overshoot), printing
+// the counts since the last interval.
 func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) error {
 	var tick, deadline <-chan time.Time
 	if o.Interval > 0 {
 		t := time.NewTicker(o.Interval)
 		defer t.Stop()
 		tick = t.C
-	} else if o.Duration > 0 {
+	}
+	var end time.Time
+	if o.Duration > 0 {
+		end = time.Now().Add(o.Duration)
 		t := time.NewTimer(o.Duration)
 		defer t.Stop()
 		deadline = t.C
 	}
 	prev := make([]uint64, c.slots)
-	var elapsed time.Duration
 	for {
 		exiting := false
 		select {
@@ -143,8 +149,9 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) er
 		case <-deadline:
 			exiting = true
 		case <-tick:
-			elapsed += o.Interval
-			exiting = o.Duration > 0 && elapsed >= o.Duration
+			// A tick at the deadline is the last summary (-i 1 -d 3
+			// prints three), not one more before an empty one.
+			exiting = !end.IsZero() && time.Until(end) < min(o.Interval/2, 50*time.Millisecond)
 		}
 		rows, err := snapshot(c, prev)
 		if err != nil {

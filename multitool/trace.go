@@ -294,6 +294,8 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		}
 	}
 	reportSkipped(env, attached)
+	ctx, stopWatch := watchTarget(ctx, o.PID, o.TID, env)
+	defer stopWatch()
 	return traceLoop(ctx, o, env, sess, tps)
 }
 
