@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -31,6 +32,16 @@ const (
 	// exitInterrupted is the shell's code for death by SIGINT, used when a
 	// second Ctrl-C cuts the detach short.
 	exitInterrupted = 130
+)
+
+// The tools run calls; tests (FuzzCLI) swap them for fakes so that
+// arbitrary command lines exercise flag parsing and validation without
+// attaching anything.
+var (
+	runTrace     = multitool.Trace
+	runFunccount = multitool.Funccount
+	runList      = multitool.List
+	runFeatures  = multitool.PrintFeatures
 )
 
 func main() {
@@ -58,8 +69,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, permuteArgs(app, args))
+	permuted, err := permuteArgs(app, args)
 	if err == nil {
+		err = app.RunContext(ctx, permuted)
+	}
+	if err == nil {
+		return exitOK
+	}
+	// A run cut short by Ctrl-C, SIGTERM or a closed output (`| head`)
+	// ended normally, even if it was still attaching: the tools detach on
+	// the way out.
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, syscall.EPIPE)) {
 		return exitOK
 	}
 	var ue *multitool.UsageError
@@ -180,9 +200,14 @@ func seconds(flag, s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f <= 0 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case math.IsNaN(f):
+			return 0, usage("-%s: %s is not a number of seconds", flag, s)
+		case f <= 0:
 			return 0, usage("-%s: must be positive, got %s", flag, s)
+		case f*float64(time.Second) >= math.MaxInt64:
+			return 0, usage("-%s: %s is too long (at most %d seconds)", flag, s, int64(math.MaxInt64/time.Second))
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
@@ -206,6 +231,34 @@ func secondsOrZero(flag, s string) (time.Duration, error) {
 
 // probeLimitFlag is --probe-limit, shared by the commands that attach
 // probes.
+// minInterval is the shortest -i: summaries faster than this are
+// unreadable and cost more than the counting.
+const minInterval = 10 * time.Millisecond
+
+// maxBufferPages is the largest -b: 1 GiB with 4 KiB pages, per CPU for the
+// perf buffer.
+const maxBufferPages = 1 << 18
+
+// bufferPages validates -b and rounds it up to a power of two, which both
+// the ring buffer (its total size) and the perf buffer (per CPU) must be;
+// -v says when it rounded.
+func bufferPages(n int, env multitool.Env) (int, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	if n < 0 || n > maxBufferPages {
+		return 0, usage("-b: %d pages is out of range (1 to %d pages)", n, maxBufferPages)
+	}
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	if p != n && env.Verbose {
+		fmt.Fprintf(env.Err, "-b: rounded %d pages up to %d: the event buffer is a power-of-two number of pages\n", n, p)
+	}
+	return p, nil
+}
+
 func probeLimitFlag() cli.Flag {
 	return &cli.StringFlag{Name: "probe-limit", Usage: fmt.Sprintf("attach at most `N` targets per probe where each costs its own link "+
 		"(fentry, kprobes, tracepoints, uprobes; not kprobe_multi, uprobe_multi or the raw syscall tracepoints); 0 for no limit (default %d)", multitool.DefaultProbeLimit)}
@@ -306,6 +359,9 @@ func funccountCommand(stdout, stderr io.Writer) *cli.Command {
 			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
 				return err
 			}
+			if o.Interval != 0 && o.Interval < minInterval {
+				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
+			}
 			// -d 0 means no duration, as in bcc.
 			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
 				return err
@@ -315,9 +371,15 @@ func funccountCommand(stdout, stderr io.Writer) *cli.Command {
 				if err != nil || n < 0 {
 					return usage("-c: invalid CPU %q", s)
 				}
+				if err := multitool.CheckCPU("-c", int64(n)); err != nil {
+					return err
+				}
 				o.CPU = n
 			}
-			return multitool.Funccount(c.Context, o, env)
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			return runFunccount(c.Context, o, env)
 		},
 	}
 }
@@ -345,7 +407,7 @@ func listCommand(stdout, stderr io.Writer) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return multitool.List(multitool.ListOptions{Pattern: c.Args().First(), Regex: c.Bool("regexp"), Verbose: c.Bool("verbose")}, env)
+			return runList(multitool.ListOptions{Pattern: c.Args().First(), Regex: c.Bool("regexp"), Verbose: c.Bool("verbose")}, env)
 		},
 	}
 }
@@ -353,9 +415,9 @@ func listCommand(stdout, stderr io.Writer) *cli.Command {
 // permuteArgs lets flags follow positional arguments, as bcc's argparse
 // does (`btool funccount 'vfs_*' -d 1`): urfave/cli stops parsing flags at
 // the first positional argument, so flags are moved in front of them.
-func permuteArgs(app *cli.App, args []string) []string {
+func permuteArgs(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
-		return args
+		return args, nil
 	}
 	// Find the command.
 	ci := -1
@@ -366,11 +428,11 @@ func permuteArgs(app *cli.App, args []string) []string {
 		}
 	}
 	if ci < 0 {
-		return args
+		return args, nil
 	}
 	cmd := app.Command(args[ci])
 	if cmd == nil {
-		return args
+		return args, nil
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
@@ -403,7 +465,17 @@ func permuteArgs(app *cli.App, args []string) []string {
 		if !strings.HasPrefix(a, "--") && len(name) > 1 && !takesValue[name] {
 			last = name[len(name)-1:]
 		}
-		if takesValue[last] && i+1 < len(rest) {
+		if takesValue[last] {
+			// The value is the next argument, even one starting with
+			// "-" (-d -1 is then refused as negative), but never the
+			// end of flags.
+			if i+1 >= len(rest) || rest[i+1] == "--" {
+				dash := "-"
+				if len(last) > 1 {
+					dash = "--"
+				}
+				return nil, usage("flag %s%s needs a value", dash, last)
+			}
 			out = append(out, rest[i+1])
 			i++
 		}
@@ -412,7 +484,7 @@ func permuteArgs(app *cli.App, args []string) []string {
 		out = append(out, "--")
 		out = append(out, pos...)
 	}
-	return out
+	return out, nil
 }
 
 func featuresCommand(stdout, stderr io.Writer) *cli.Command {
@@ -425,7 +497,7 @@ func featuresCommand(stdout, stderr io.Writer) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return multitool.PrintFeatures(env)
+			return runFeatures(env)
 		},
 	}
 }
@@ -501,10 +573,22 @@ func traceCommand(stdout, stderr io.Writer) *cli.Command {
 			if o.ProbeLimit, err = probeLimit(c); err != nil {
 				return err
 			}
-			if o.MaxEvents < 0 || o.BufferPages < 0 || o.PID < 0 || o.TID < 0 {
-				return usage("-M, -b, -p and -L take non-negative numbers")
+			if o.MaxEvents < 0 {
+				return usage("-M: expected a number of events, got %d", o.MaxEvents)
 			}
-			return multitool.Trace(c.Context, o, env)
+			if o.BufferPages, err = bufferPages(o.BufferPages, env); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-L", int64(o.TID)); err != nil {
+				return err
+			}
+			if err := multitool.CheckUID("--uid", int64(o.UID)); err != nil {
+				return err
+			}
+			return runTrace(c.Context, o, env)
 		},
 	}
 }
