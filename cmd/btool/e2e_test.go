@@ -673,4 +673,22 @@ func TestKernelNotRoot(t *testing.T) {
 			t.Errorf("%v as nobody: exit %d, stderr %q; want exit %d, %q", args, code, errb.String(), exitRuntime, want)
 		}
 	}
+	// list and -D read tracefs, which is root's: the error says so
+	// rather than asking to mount it.
+	for _, args := range [][]string{
+		{"list", "t:sched:*"},
+		{"trace", "-D", "t:sched:sched_process_fork"},
+	} {
+		cmd := exec.Command(path, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		cmd.Run()
+		if st, err := os.Stat("/sys/kernel/tracing/events"); err != nil || st.Mode().Perm()&0o001 != 0 {
+			continue // tracefs readable by all here
+		}
+		if s := errb.String(); !strings.Contains(s, "permission denied") || strings.Contains(s, "mount it") {
+			t.Errorf("%v as nobody: stderr %q; want a permission error", args, s)
+		}
+	}
 }

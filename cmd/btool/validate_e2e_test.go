@@ -112,3 +112,18 @@ func TestKernelClosedStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelFtraceEvent: ftrace's own events (format, no id) are unknown
+// tracepoints, a usage error in every command, not a raw file error.
+func TestKernelFtraceEvent(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/sys/kernel/tracing/events/ftrace/bprint/format"); err != nil {
+		t.Skip("no ftrace:bprint here")
+	}
+	for _, cmd := range []string{"trace", "funccount", "list"} {
+		_, errs, code := runBtool(t, cmd, "t:ftrace:bprint")
+		if code != exitUsage || !strings.Contains(errs, "ftrace:bprint") || strings.Contains(errs, "/sys/") {
+			t.Errorf("%s t:ftrace:bprint: exit %d, stderr %q; want exit 2 naming the tracepoint", cmd, code, errs)
+		}
+	}
+}

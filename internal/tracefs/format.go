@@ -63,7 +63,8 @@ var formats sync.Map // "cat/name" -> *Format
 //
 // Returns an error wrapping [os.ErrNotExist] with the message
 // "tracepoint category:name not found" when the kernel has no such event
-// (or no tracefs), and a parse error for a malformed file.
+// (or no tracefs), or only an ftrace-internal event without an id, and a
+// parse error for a malformed file.
 func ReadFormat(category, name string) (*Format, error) {
 	key := category + "/" + name
 	if f, ok := formats.Load(key); ok {
@@ -82,6 +83,12 @@ func ReadFormat(category, name string) (*Format, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tracepoint %s:%s: %w", category, name, err)
+	}
+	// ftrace's own events (ftrace:bprint, ftrace:function) have a format
+	// but no id: they are not tracepoints and can't be attached, so they
+	// are not found like any other name the kernel doesn't trace.
+	if _, err := os.Stat(filepath.Join(dir, "id")); errors.Is(err, os.ErrNotExist) {
+		return nil, notFoundError("tracepoint " + category + ":" + name + " not found")
 	}
 	f, err := ParseFormat(string(data))
 	if err != nil {

@@ -30,15 +30,25 @@ var rootOnce = sync.OnceValues(findRoot)
 func Root() (string, error) { return rootOnce() }
 
 func findRoot() (string, error) {
+	var denied error
 	for _, dir := range []string{tracingDir, debugTracingDir} {
-		if isTracefs(dir) {
+		ok, err := isTracefs(dir)
+		if ok {
 			return dir, nil
 		}
+		if err != nil && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		// Mounted, but not ours to read: mounting won't help,
+		// permission will.
+		return "", fmt.Errorf("tracefs is not readable: %w (it is root's only by default: run btool as root)", denied)
 	}
 	var mountErr error
 	if os.Geteuid() == 0 {
 		mountErr = unix.Mount("nodev", tracingDir, "tracefs", 0, "")
-		if mountErr == nil && isTracefs(tracingDir) {
+		if ok, _ := isTracefs(tracingDir); mountErr == nil && ok {
 			return tracingDir, nil
 		}
 	}
@@ -51,13 +61,25 @@ func findRoot() (string, error) {
 
 // isTracefs reports whether dir holds a mounted tracefs. An empty mount point
 // directory exists even when nothing is mounted, so look for known entries.
-func isTracefs(dir string) bool {
+// A tracefs (or debugfs) that can't be searched (EACCES, EPERM: it is mode
+// 0700) is reported as an error wrapping [os.ErrPermission], not as absent.
+func isTracefs(dir string) (bool, error) {
 	for _, f := range []string{"available_events", "events"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return true
+		_, err := os.Stat(filepath.Join(dir, f))
+		if err == nil {
+			return true, nil
+		}
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			// statfs needs no permission on dir itself: it says
+			// whether a tracefs is mounted there at all.
+			var st unix.Statfs_t
+			if unix.Statfs(dir, &st) == nil && st.Type != unix.TRACEFS_MAGIC && st.Type != unix.DEBUGFS_MAGIC {
+				continue
+			}
+			return false, err
 		}
 	}
-	return false
+	return false, nil
 }
 
 // Path returns the absolute path of name inside the tracefs mount point.
