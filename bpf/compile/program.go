@@ -5,6 +5,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/btool/btool/specparse"
 )
 
 // Every program btool generates has the same shape:
@@ -149,6 +151,7 @@ func Compile(b *Build) (*ebpf.ProgramSpec, error) {
 	}
 	g := newCodegen(ss)
 	g.sleepable = b.Sleepable
+	filterInsns := 0
 	// The first instruction needs a source too: with any source set,
 	// cilium/ebpf emits BTF line info, which must start at instruction 0.
 	g.mark(SpecPart{Label: "prologue: pid, uid, cpu, cgroup and syscall filters"})
@@ -169,8 +172,10 @@ func Compile(b *Build) (*ebpf.ProgramSpec, error) {
 		} else {
 			g.mark(partOf("filter", b.Checked.Probe.Filter))
 			r, _ := g.allocReg()
+			start := len(g.insns)
 			g.branch(b.Checked.filter, "exit", false, r)
 			g.freeReg(r)
+			filterInsns = len(g.insns) - start
 		}
 	}
 	if err := b.Sink.gen(g, b); err != nil {
@@ -185,7 +190,57 @@ func Compile(b *Build) (*ebpf.ProgramSpec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSize(insns, b, filterInsns); err != nil {
+		return nil, err
+	}
 	return programSpec(b, insns), nil
+}
+
+// Program size limits: a jump's offset is a signed 16-bit instruction
+// count, and the kernel loads at most BPF_COMPLEXITY_LIMIT_INSNS
+// instructions.
+const (
+	maxJump  = 1<<15 - 1
+	maxInsns = 1_000_000
+)
+
+// checkSize refuses, before the verifier does with "jump out of range", a
+// program whose jumps can't reach their targets or that is too long. When
+// the filter holds most of the code the error blames it, positioned in the
+// spec, with its size and the limit; it wraps ErrTooComplex otherwise.
+func checkSize(insns asm.Instructions, b *Build, filterInsns int) error {
+	offsets := make(map[string]int, 16)
+	n := 0
+	for _, ins := range insns {
+		if sym := ins.Symbol(); sym != "" {
+			offsets[sym] = n
+		}
+		n += int(ins.Size() / asm.InstructionSize)
+	}
+	longest, at := 0, 0
+	for _, ins := range insns {
+		if ref := ins.Reference(); ref != "" && ins.OpCode.Class().IsJump() && !ins.IsFunctionCall() {
+			if to, ok := offsets[ref]; ok {
+				if d := to - (at + 1); d > longest || -d > longest {
+					longest = max(d, -d)
+				}
+			}
+		}
+		at += int(ins.Size() / asm.InstructionSize)
+	}
+	if longest <= maxJump && n <= maxInsns {
+		return nil
+	}
+	limit := fmt.Sprintf("a jump spans at most %d", maxJump)
+	if n > maxInsns {
+		limit = fmt.Sprintf("a program has at most %d", maxInsns)
+	}
+	if b.Checked != nil && b.Checked.Probe != nil && b.Checked.Probe.Filter != nil && filterInsns*2 > n {
+		f := b.Checked.Probe.Filter
+		return &specparse.Error{Pos: f.Pos(), End: f.End(),
+			Msg: fmt.Sprintf("the filter is too large: %d BPF instructions, and %s (use fewer terms)", filterInsns, limit)}
+	}
+	return fmt.Errorf("the program is too large: %d BPF instructions, and %s: %w", n, limit, ErrTooComplex)
 }
 
 // programSpec wraps instructions in a ProgramSpec of the type and attach
