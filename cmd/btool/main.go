@@ -532,7 +532,7 @@ func traceCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.BoolFlag{Name: "include-self", Aliases: []string{"S"}, Usage: "don't skip btool's own events"},
 			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only events whose process name contains `NAME`"},
 			&cli.StringFlag{Name: "msg-filter", Aliases: []string{"f"}, Usage: "only events whose message contains `TEXT`"},
-			&cli.IntFlag{Name: "buffer-pages", Aliases: []string{"b"}, Usage: "event buffer size in `PAGES` (ring buffer total; perf buffer per CPU)"},
+			&cli.IntFlag{Name: "buffer-pages", Aliases: []string{"b"}, Usage: fmt.Sprintf("event buffer size in `PAGES` (ring buffer total; perf buffer per CPU), rounded up to a power of two, at most %d", maxBufferPages)},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event, with typed, named fields"},
 			&cli.BoolFlag{Name: "aggregate", Aliases: []string{"A"}, Usage: "count identical events and print each once at the end (needs -M)"},

@@ -127,3 +127,21 @@ func TestKernelFtraceEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelFunccountDurationWallTime: -d is wall time on its own timer,
+// however fast -i ticks.
+func TestKernelFunccountDurationWallTime(t *testing.T) {
+	requireRoot(t)
+	start := time.Now()
+	out, errs, code := runBtool(t, "funccount", "-i", "0.01", "-d", "0.5", "t:syscalls:sys_enter_getppid")
+	d := time.Since(start)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if d > 3*time.Second*timeScale() {
+		t.Errorf("-i 0.01 -d 0.5 ran %v", d)
+	}
+	if n := strings.Count(out, "FUNC "); n < 5 || n > 60 {
+		t.Errorf("%d summaries for -i 0.01 -d 0.5", n)
+	}
+}
