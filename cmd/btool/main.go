@@ -45,6 +45,11 @@ var (
 )
 
 func main() {
+	// A Ctrl-C or SIGTERM arriving as a run ends on its own (-d, -M, the
+	// -p process exiting), after run stops listening, must not kill btool
+	// with the signal's exit status: this channel, never read, keeps the
+	// default action away until the process exits.
+	signal.Notify(make(chan os.Signal, 1), os.Interrupt, syscall.SIGTERM)
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
