@@ -81,7 +81,7 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	}()
 	var attached []*bpf.Attached
 	for _, p := range probes {
-		p.Name = fmt.Sprintf("%s (%s)", o.Pattern, p.Kind)
+		p.Name = fmt.Sprintf("%s (%s)", ShortSpec(o.Pattern), p.Kind)
 		a, err := sess.Attach(ctx, p)
 		if err != nil {
 			return err

@@ -248,9 +248,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 				return usageErr(o.Specs[i], err)
 			}
 			maxRecord = max(maxRecord, tp.layout.Size)
-			name := fmt.Sprintf("probe %d (%s)", i, o.Specs[i])
+			name := fmt.Sprintf("probe %d (%s)", i, ShortSpec(o.Specs[i]))
 			if len(plan.Layouts) > 1 {
-				name = fmt.Sprintf("probe %d (%s), layout of %s", i, o.Specs[i], plan.Layouts[l].Target)
+				name = fmt.Sprintf("probe %d (%s), layout of %s", i, ShortSpec(o.Specs[i]), plan.Layouts[l].Target)
 			}
 			bprobes = append(bprobes, &bpf.Probe{Name: name, Kind: plan.Kind, Return: plan.Return, Targets: group, Modes: plan.Modes, Build: build})
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/btool/btool/specparse"
 )
 
 // MaxPID is the largest PID or TID Linux can hand out (PID_MAX_LIMIT on
@@ -135,6 +137,9 @@ func parseCPUList(s string) (cpuList, error) {
 	return l, nil
 }
 
+// pidfdOpen is unix.PidfdOpen; tests replace it to exercise polling.
+var pidfdOpen = unix.PidfdOpen
+
 // pidPollInterval is how often watchPID checks a process where the
 // kernel has no pidfd_open (before 5.3).
 var pidPollInterval = 250 * time.Millisecond
@@ -158,9 +163,9 @@ func watchPID(ctx context.Context, pid int, what string, env Env) (context.Conte
 			cancel()
 		}
 	}
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := pidfdOpen(pid, 0)
 	if err != nil {
-		fd, err = unix.PidfdOpen(pid, unix.PIDFD_THREAD)
+		fd, err = pidfdOpen(pid, unix.PIDFD_THREAD)
 	}
 	if err == nil {
 		go func() {
@@ -207,4 +212,15 @@ func watchTarget(ctx context.Context, pid, tid int, env Env) (context.Context, f
 		return watchPID(ctx, tid, "thread", env)
 	}
 	return watchPID(ctx, pid, "process", env)
+}
+
+// ShortSpec is spec cut to WindowColumns characters with a "…" for names
+// and messages that quote a spec whole (a 100 KB spec would otherwise be
+// repeated in every line naming its probe).
+func ShortSpec(spec string) string {
+	r := []rune(spec)
+	if len(r) <= specparse.WindowColumns {
+		return spec
+	}
+	return string(r[:specparse.WindowColumns-1]) + "…"
 }

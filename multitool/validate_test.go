@@ -1,10 +1,16 @@
 package multitool
 
 import (
+	"context"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReadyFile(t *testing.T) {
@@ -84,5 +90,50 @@ func TestParseCPUList(t *testing.T) {
 	}
 	if _, err := parseCPUList("x"); err == nil {
 		t.Error("parseCPUList(x) succeeded")
+	}
+}
+
+// TestWatchPID: the context ends when the watched process exits, through a
+// pidfd and through polling.
+func TestWatchPID(t *testing.T) {
+	for _, mode := range []string{"pidfd", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "poll" {
+				old, oldInterval := pidfdOpen, pidPollInterval
+				pidfdOpen = func(int, int) (int, error) { return -1, unix.ENOSYS }
+				pidPollInterval = 10 * time.Millisecond
+				defer func() { pidfdOpen, pidPollInterval = old, oldInterval }()
+			}
+			cmd := exec.Command("sleep", "0.2")
+			if err := cmd.Start(); err != nil {
+				t.Skip(err)
+			}
+			var errb strings.Builder
+			ctx, stop := watchPID(context.Background(), cmd.Process.Pid, "process", Env{Err: &errb, Out: io.Discard})
+			defer stop()
+			go cmd.Wait()
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("the context outlived the process")
+			}
+			if !strings.Contains(errb.String(), "exited") {
+				t.Errorf("no exit message: %q", errb.String())
+			}
+			// Stopping the watch ends the context without a message.
+			ctx2, stop2 := watchPID(context.Background(), os.Getpid(), "process", Env{Err: &errb, Out: io.Discard})
+			stop2()
+			<-ctx2.Done()
+		})
+	}
+}
+
+func TestShortSpec(t *testing.T) {
+	if s := ShortSpec("vfs_read"); s != "vfs_read" {
+		t.Errorf("ShortSpec(vfs_read) = %q", s)
+	}
+	long := strings.Repeat("é", 1000)
+	if s := ShortSpec(long); len([]rune(s)) != 60 || !strings.HasSuffix(s, "…") {
+		t.Errorf("ShortSpec(long) = %q", s)
 	}
 }
