@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/btool/btool/multitool"
@@ -153,7 +154,14 @@ func FuzzCLI(f *testing.F) {
 		args := append([]string{"btool"}, strings.Split(line, "\x00")...)
 		fakeTools(t)
 		var out, errb bytes.Buffer
-		code := run(args, &out, &errb)
+		done := make(chan int, 1)
+		go func() { done <- run(args, &out, &errb) }()
+		var code int
+		select {
+		case code = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q: run did not return", args)
+		}
 		if code != exitOK && code != exitRuntime && code != exitUsage {
 			t.Fatalf("%q: exit %d", args, code)
 		}
