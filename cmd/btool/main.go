@@ -234,8 +234,6 @@ func secondsOrZero(flag, s string) (time.Duration, error) {
 	return seconds(flag, s)
 }
 
-// probeLimitFlag is --probe-limit, shared by the commands that attach
-// probes.
 // minInterval is the shortest -i: summaries faster than this are
 // unreadable and cost more than the counting.
 const minInterval = 10 * time.Millisecond
@@ -264,6 +262,8 @@ func bufferPages(n int, env multitool.Env) (int, error) {
 	return p, nil
 }
 
+// probeLimitFlag is --probe-limit, shared by the commands that attach
+// probes.
 func probeLimitFlag() cli.Flag {
 	return &cli.StringFlag{Name: "probe-limit", Usage: fmt.Sprintf("attach at most `N` targets per probe where each costs its own link "+
 		"(fentry, kprobes, tracepoints, uprobes; not kprobe_multi, uprobe_multi or the raw syscall tracepoints); 0 for no limit (default %d)", multitool.DefaultProbeLimit)}
