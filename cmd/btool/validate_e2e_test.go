@@ -145,3 +145,27 @@ func TestKernelFunccountDurationWallTime(t *testing.T) {
 		t.Errorf("%d summaries for -i 0.01 -d 0.5", n)
 	}
 }
+
+// TestKernelBufferPagesRounded: -b 3 is rounded up to 4 pages, with the
+// ring buffer and with the perf buffer, instead of failing to create the
+// map ("not a multiple of page size").
+func TestKernelBufferPagesRounded(t *testing.T) {
+	requireRoot(t)
+	for _, extra := range [][]string{nil, {"--no-feature", "ringbuf"}} {
+		args := append([]string{"trace", "-v", "-b", "3", "-M", "1"}, extra...)
+		tr := startBtool(t, append(args, "t:sched:sched_process_exec")...)
+		deadline := time.Now().Add(10 * time.Second * timeScale())
+		for done := false; !done && time.Now().Before(deadline); {
+			exec.Command("/bin/true").Run()
+			select {
+			case <-tr.done:
+				done = true
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		tr.wait()
+		if !strings.Contains(tr.err.String(), "rounded 3 pages up to 4") {
+			t.Errorf("%v: -v didn't say -b was rounded: %s", extra, tr.err.String())
+		}
+	}
+}
