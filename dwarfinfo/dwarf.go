@@ -34,6 +34,8 @@ type dwarfState struct {
 	ef        *elf.File // the ELF file holding the DWARF: the binary or its separate debug file
 	debugFile *os.File  // separate debug file, if any (closed by Binary.Close)
 	source    string    // path of ef, for messages
+	info      []byte    // .debug_info as given to data (nil when elf.File.DWARF read it)
+	aranges   []arange  // .debug_aranges: which unit covers an address
 
 	mu    sync.Mutex // guards everything below
 	lw    *lowerer
@@ -66,7 +68,7 @@ func (b *Binary) openDWARF() (*dwarfState, error) {
 	if !hasDebugInfo(ef) {
 		return nil, fmt.Errorf("%s has no DWARF debug info (rebuild it with -g, install its debug symbols, or give the probe a typed signature): %w", b.path, ErrNoDebugInfo)
 	}
-	d, err := ef.DWARF()
+	d, info, err := loadDWARF(ef)
 	if err != nil {
 		if dbg != nil {
 			dbg.Close()
@@ -82,6 +84,8 @@ func (b *Binary) openDWARF() (*dwarfState, error) {
 		ef:        ef,
 		debugFile: dbg,
 		source:    source,
+		info:      info,
+		aranges:   readAranges(ef),
 		lw:        newLowerer(d, ef.ByteOrder, ptrSize),
 	}, nil
 }
@@ -397,9 +401,24 @@ const (
 // whose entry is addr. It returns nil when there is none.
 func (ds *dwarfState) subprogramAt(addr uint64) (*subprogram, error) {
 	r := ds.data.Reader()
-	cu, err := r.SeekPC(addr)
-	if err != nil {
-		return nil, err
+	var cu *dwarf.Entry
+	if off, ok := ds.unitDIE(addr); ok {
+		// .debug_aranges names the unit: read its DIE only, not
+		// the unit DIEs and ranges of every unit before it.
+		r.Seek(off)
+		e, err := r.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || (e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagPartialUnit) {
+			return nil, fmt.Errorf("no unit at %#x (.debug_aranges for %#x)", off, addr)
+		}
+		cu = e
+	} else {
+		var err error
+		if cu, err = r.SeekPC(addr); err != nil {
+			return nil, err
+		}
 	}
 	depth := 1
 	for depth > 0 {
@@ -881,9 +900,12 @@ func (ds *dwarfState) findLocList(sp *subprogram, class dwarf.Class, off int64) 
 // when it cannot be determined.
 func (ds *dwarfState) unitVersion(off dwarf.Offset) int {
 	if ds.units == nil {
-		info, err := godwarf.GetDebugSectionElf(ds.ef, "info")
-		if err != nil {
-			return 0
+		info := ds.info
+		if info == nil {
+			var err error
+			if info, err = godwarf.GetDebugSectionElf(ds.ef, "info"); err != nil {
+				return 0
+			}
 		}
 		bo := ds.ef.ByteOrder
 		for p := uint64(0); p+6 <= uint64(len(info)); {
