@@ -3,6 +3,7 @@ package dwarfinfo
 import (
 	"debug/dwarf"
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -16,14 +17,14 @@ import (
 // are read on the first ParamLocations that points into them.
 var dwarfSections = []string{"abbrev", "info", "str", "ranges", "addr", "line_str", "str_offsets", "rnglists"}
 
-// loadDWARF builds the dwarf.Data of ef from the sections it needs only,
-// each decompressed once into a buffer of its final size. (elf.File.DWARF
+// loadDWARF reads the DWARF of ef: the sections it needs only, each
+// decompressed once into a buffer of its final size (elf.File.DWARF
 // decompresses every .debug_* section, line tables and location lists
-// included.) It returns .debug_info too, for unit headers. Relocatable
-// objects, .zdebug_ sections and DWARF 4 type units go through
-// elf.File.DWARF, which applies relocations and knows the old formats; info
-// is nil then.
-func loadDWARF(ef *elf.File) (d *dwarf.Data, info []byte, err error) {
+// included), indexed lazily by a unitTable. Relocatable objects, .zdebug_
+// sections and DWARF 4 type units go through elf.File.DWARF, which applies
+// relocations and knows the old formats; the table then holds that
+// dwarf.Data, with every unit parsed.
+func loadDWARF(ef *elf.File) (*unitTable, error) {
 	legacy := ef.Type == elf.ET_REL
 	for _, s := range ef.Sections {
 		if strings.HasPrefix(s.Name, ".zdebug_") || s.Name == ".debug_types" {
@@ -32,7 +33,10 @@ func loadDWARF(ef *elf.File) (d *dwarf.Data, info []byte, err error) {
 	}
 	if legacy {
 		d, err := ef.DWARF()
-		return d, nil, err
+		if err != nil {
+			return nil, err
+		}
+		return &unitTable{data: d}, nil
 	}
 	dat := make(map[string][]byte, len(dwarfSections))
 	for _, name := range dwarfSections {
@@ -42,22 +46,187 @@ func loadDWARF(ef *elf.File) (d *dwarf.Data, info []byte, err error) {
 		}
 		b, err := s.Data()
 		if err != nil {
-			return nil, nil, fmt.Errorf("section %s: %w", s.Name, err)
+			return nil, fmt.Errorf("section %s: %w", s.Name, err)
 		}
 		dat[name] = b
 	}
-	d, err = dwarf.New(dat["abbrev"], nil, nil, dat["info"], nil, nil, dat["ranges"], dat["str"])
+	return newUnitTable(dat, ef.ByteOrder)
+}
+
+// unitTable hands out a dwarf.Data in which only the units read so far
+// are parsed. debug/dwarf.New parses the abbreviation table of every unit
+// up front (15 MB of maps for libc's 1,500 units, for one function's
+// prototype), so the table points the abbreviation offset of each unit
+// not yet read at an empty table (the 0 that ends .debug_abbrev) in its
+// copy of .debug_info, and builds the dwarf.Data again, with the unit's
+// real offset restored, when a query first reaches into a unit. DIE
+// offsets stay section offsets, so references between units (and the
+// lowerer's cache) keep working.
+type unitTable struct {
+	data  *dwarf.Data // current view; never nil after newUnitTable
+	info  []byte      // .debug_info, abbreviation offsets patched (nil: data is complete)
+	dat   map[string][]byte
+	bo    binary.ByteOrder
+	units []unitHeader // in section order
+	empty uint64       // offset of an empty abbreviation table
+	all   bool         // every unit enabled
+}
+
+// unitHeader is one .debug_info unit: where it and its DIEs start and end,
+// its DWARF version and where its abbreviation offset field is.
+type unitHeader struct {
+	start, die, end dwarf.Offset
+	version         int
+	abbrevAt        int    // byte position of the abbreviation offset field
+	wide            bool   // 64-bit DWARF: the field is 8 bytes
+	abbrev          uint64 // the unit's real abbreviation offset
+	enabled         bool
+}
+
+func newUnitTable(dat map[string][]byte, bo binary.ByteOrder) (*unitTable, error) {
+	ut := &unitTable{info: dat["info"], dat: dat, bo: bo}
+	abbrev := dat["abbrev"]
+	var lazy bool
+	ut.units, lazy = parseUnitHeaders(ut.info, bo)
+	ut.empty = uint64(len(abbrev) - 1)
+	if !lazy || len(ut.units) == 0 || len(abbrev) == 0 || abbrev[len(abbrev)-1] != 0 {
+		ut.all = true
+	} else {
+		for i := range ut.units {
+			ut.setAbbrev(&ut.units[i], ut.empty)
+		}
+	}
+	return ut, ut.rebuild()
+}
+
+// parseUnitHeaders reads the unit headers of .debug_info. lazy is false
+// when some unit cannot be parsed on its own (type, skeleton or split
+// units, malformed headers): then every unit is parsed up front.
+func parseUnitHeaders(info []byte, bo binary.ByteOrder) (units []unitHeader, lazy bool) {
+	lazy = true
+	for p := 0; p+11 <= len(info); {
+		u := unitHeader{start: dwarf.Offset(p)}
+		length, q := uint64(bo.Uint32(info[p:])), p+4
+		if length == 0xffffffff {
+			length, q, u.wide = bo.Uint64(info[p+4:]), p+12, true
+		}
+		if length > uint64(len(info)-q) || q+2 > len(info) {
+			return units, false // malformed: let debug/dwarf report it
+		}
+		end := q + int(length)
+		u.end = dwarf.Offset(end)
+		u.version = int(bo.Uint16(info[q:]))
+		q += 2
+		switch {
+		case u.version >= 2 && u.version <= 4:
+			u.abbrevAt = q
+		case u.version == 5 && q+2 <= end && (info[q] == 0x01 || info[q] == 0x03): // DW_UT_compile, DW_UT_partial
+			u.abbrevAt = q + 2
+		default:
+			lazy = false // type, skeleton and split units: read them all up front
+			units = append(units, u)
+			p = end
+			continue
+		}
+		fieldLen := 4
+		if u.wide {
+			fieldLen = 8
+		}
+		if u.abbrevAt+fieldLen > end {
+			return units, false
+		}
+		if u.wide {
+			u.abbrev = bo.Uint64(info[u.abbrevAt:])
+		} else {
+			u.abbrev = uint64(bo.Uint32(info[u.abbrevAt:]))
+		}
+		u.die = dwarf.Offset(u.abbrevAt + fieldLen)
+		if u.version < 5 {
+			u.die++ // address size follows the abbreviation offset
+		}
+		units = append(units, u)
+		p = end
+	}
+	return units, lazy
+}
+
+func (ut *unitTable) setAbbrev(u *unitHeader, off uint64) {
+	if u.wide {
+		ut.bo.PutUint64(ut.info[u.abbrevAt:], off)
+	} else {
+		ut.bo.PutUint32(ut.info[u.abbrevAt:], uint32(off))
+	}
+}
+
+// rebuild makes a new dwarf.Data over the sections; debug/dwarf parses
+// the abbreviation tables of the enabled units only (the rest share the
+// empty one).
+func (ut *unitTable) rebuild() error {
+	dat := ut.dat
+	d, err := dwarf.New(dat["abbrev"], nil, nil, ut.info, nil, nil, dat["ranges"], dat["str"])
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	for _, name := range []string{"addr", "line_str", "str_offsets", "rnglists"} {
 		if b := dat[name]; b != nil {
 			if err := d.AddSection(".debug_"+name, b); err != nil {
-				return nil, nil, err
+				return err
 			}
 		}
 	}
-	return d, dat["info"], nil
+	ut.data = d
+	return nil
+}
+
+// at returns a dwarf.Data in which the unit holding off is parsed.
+func (ut *unitTable) at(off dwarf.Offset) (*dwarf.Data, error) {
+	if ut.all || ut.info == nil {
+		return ut.data, nil
+	}
+	i := sort.Search(len(ut.units), func(i int) bool { return ut.units[i].end > off })
+	if i == len(ut.units) || off < ut.units[i].start {
+		return ut.data, nil // not in any unit: debug/dwarf reports it
+	}
+	u := &ut.units[i]
+	if u.enabled {
+		return ut.data, nil
+	}
+	u.enabled = true
+	ut.setAbbrev(u, u.abbrev)
+	return ut.data, ut.rebuild()
+}
+
+// whole returns a dwarf.Data with every unit parsed, for scans of all of
+// .debug_info (the name index, SeekPC).
+func (ut *unitTable) whole() (*dwarf.Data, error) {
+	if ut.all || ut.info == nil {
+		return ut.data, nil
+	}
+	ut.all = true
+	for i := range ut.units {
+		u := &ut.units[i]
+		u.enabled = true
+		ut.setAbbrev(u, u.abbrev)
+	}
+	return ut.data, ut.rebuild()
+}
+
+// version returns the DWARF version of the unit holding off, or 0.
+func (ut *unitTable) version(off dwarf.Offset) int {
+	i := sort.Search(len(ut.units), func(i int) bool { return ut.units[i].end > off })
+	if i == len(ut.units) || off < ut.units[i].start {
+		return 0
+	}
+	return ut.units[i].version
+}
+
+// unitDIE returns the offset of the unit DIE at unit offset off.
+func (ut *unitTable) unitDIE(off dwarf.Offset) (dwarf.Offset, bool) {
+	i := sort.Search(len(ut.units), func(i int) bool { return ut.units[i].end > off })
+	if i == len(ut.units) || ut.units[i].start != off || ut.units[i].die == 0 {
+		return 0, false
+	}
+	return ut.units[i].die, true
 }
 
 // arange is one address range of .debug_aranges and the unit covering it.
@@ -143,29 +312,11 @@ func unitAt(rs []arange, pc uint64) (dwarf.Offset, bool) {
 }
 
 // unitDIE returns the offset of the unit DIE of the compile unit that
-// .debug_aranges says covers pc: the unit's offset there plus the size of
-// its header (DWARF 2-4: 11 bytes; DWARF 5 compile and partial units: 12;
-// 8 more for 64-bit DWARF).
+// .debug_aranges says covers pc.
 func (ds *dwarfState) unitDIE(pc uint64) (dwarf.Offset, bool) {
 	off, ok := unitAt(ds.aranges, pc)
-	if !ok || ds.info == nil || int64(off)+12 > int64(len(ds.info)) {
+	if !ok {
 		return 0, false
 	}
-	bo := ds.ef.ByteOrder
-	// p is where the version is; 64-bit DWARF widens the length (by 8,
-	// after a 4-byte escape) and the abbreviation offset (by 4).
-	p, wide := int(off)+4, dwarf.Offset(0)
-	if bo.Uint32(ds.info[off:]) == 0xffffffff {
-		p, wide = p+8, 12
-		if p+3 > len(ds.info) {
-			return 0, false
-		}
-	}
-	switch v := bo.Uint16(ds.info[p:]); {
-	case v >= 2 && v <= 4:
-		return off + 11 + wide, true
-	case v == 5 && (ds.info[p+2] == 0x01 || ds.info[p+2] == 0x03): // DW_UT_compile, DW_UT_partial
-		return off + 12 + wide, true
-	}
-	return 0, false
+	return ds.ut.unitDIE(off)
 }
