@@ -61,28 +61,30 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 		}
 		return []link.Link{l}, targets, nil, nil
 	case compile.ModeUprobeMulti:
-		byPath := map[string][]compile.Target{}
+		byPath := map[string][]compile.Target{} // by the file the kernel opens
 		var order []string
 		for _, t := range targets {
-			if _, ok := byPath[t.Path]; !ok {
-				order = append(order, t.Path)
+			f := attachFile(t)
+			if _, ok := byPath[f]; !ok {
+				order = append(order, f)
 			}
-			byPath[t.Path] = append(byPath[t.Path], t)
+			byPath[f] = append(byPath[f], t)
 		}
 		var links []link.Link
 		var ok []compile.Target
 		var skipped []SkippedTarget
-		for _, path := range order {
-			ex, err := link.OpenExecutable(path)
+		for _, file := range order {
+			path := byPath[file][0].Path
+			ex, err := link.OpenExecutable(file)
 			if err != nil {
 				closeAll(links)
-				return nil, nil, nil, err
+				return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
 			}
 			umulti := ex.UprobeMulti
 			if pa.Return {
 				umulti = ex.UretprobeMulti
 			}
-			ls, o, sk, err := attachSplitting(ctx, byPath[path], func(ts []compile.Target) (link.Link, error) {
+			ls, o, sk, err := attachSplitting(ctx, byPath[file], func(ts []compile.Target) (link.Link, error) {
 				o := &link.UprobeMultiOptions{PID: pid}
 				var refs bool
 				for _, t := range ts {
@@ -104,7 +106,7 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 				return nil, nil, nil, err
 			}
 			if err != nil {
-				for _, t := range byPath[path] {
+				for _, t := range byPath[file] {
 					sk = append(sk, SkippedTarget{t, err})
 				}
 			}
@@ -162,9 +164,9 @@ func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Lin
 	case compile.ModeTracepoint:
 		return link.Tracepoint(t.Category, t.Event, prog, &link.TracepointOptions{Cookie: cookie})
 	case compile.ModeUprobe:
-		ex, err := link.OpenExecutable(t.Path)
+		ex, err := link.OpenExecutable(attachFile(t))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", t.Path, err)
 		}
 		uo := &link.UprobeOptions{Address: t.Offset, Cookie: cookie, RefCtrOffset: t.RefCtrOffset, PID: int(pa.PID)}
 		if pa.Return {
@@ -173,6 +175,14 @@ func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Lin
 		return ex.Uprobe("", prog, uo)
 	}
 	return nil, fmt.Errorf("mode %s is not a per-target mode", pa.Mode)
+}
+
+// attachFile is the path the kernel opens to attach a uprobe on t.
+func attachFile(t compile.Target) string {
+	if t.File != "" {
+		return t.File
+	}
+	return t.Path
 }
 
 // maxSplitAttempts bounds the link attempts attachSplitting makes to find
