@@ -100,6 +100,20 @@ func BenchmarkUserProbesRSS(b *testing.B) {
 // its open file), so running that binary produces the events.
 func TestKernelTraceUprobeSymlinkSwap(t *testing.T) {
 	requireRoot(t)
+	for _, mode := range []string{"uprobe_multi", "uprobe"} {
+		t.Run(mode, func(t *testing.T) {
+			var args []string
+			if mode == "uprobe" {
+				args = []string{"--no-feature", "uprobe_multi"}
+			} else if !haveFeature(t, "uprobe_multi") {
+				return
+			}
+			testUprobeSymlinkSwap(t, args)
+		})
+	}
+}
+
+func testUprobeSymlinkSwap(t *testing.T, extra []string) {
 	cc, err := exec.LookPath("gcc")
 	if err != nil {
 		t.Skip("gcc is not installed")
@@ -137,7 +151,8 @@ int main(void) { return target(0); }
 
 	ready := filepath.Join(dir, "ready")
 	tr := &tracer{t: t, done: make(chan struct{})}
-	tr.cmd = exec.Command(testutil.BtoolBin(t), "trace", "--ready-file", ready, "-M", fmt.Sprint(n), link+`:target "x=%d", arg1`)
+	args := append([]string{"trace", "-v", "--ready-file", ready, "-M", fmt.Sprint(n)}, extra...)
+	tr.cmd = exec.Command(testutil.BtoolBin(t), append(args, link+`:target "x=%d", arg1`)...)
 	tr.cmd.Stdout, tr.cmd.Stderr = &tr.out, &tr.err
 	if err := tr.cmd.Start(); err != nil {
 		t.Fatal(err)
