@@ -108,9 +108,12 @@ func parseUnitHeaders(info []byte, bo binary.ByteOrder) (units []unitHeader, laz
 		u := unitHeader{start: dwarf.Offset(p)}
 		length, q := uint64(bo.Uint32(info[p:])), p+4
 		if length == 0xffffffff {
+			if p+14 > len(info) {
+				return units, false
+			}
 			length, q, u.wide = bo.Uint64(info[p+4:]), p+12, true
 		}
-		if length > uint64(len(info)-q) || q+2 > len(info) {
+		if q+2 > len(info) || length > uint64(len(info)-q) || length < 2 {
 			return units, false // malformed: let debug/dwarf report it
 		}
 		end := q + int(length)
@@ -247,7 +250,11 @@ func readAranges(ef *elf.File) []arange {
 	if err != nil {
 		return nil
 	}
-	bo := ef.ByteOrder
+	return parseAranges(data, ef.ByteOrder)
+}
+
+// parseAranges parses .debug_aranges data; nil when it is malformed.
+func parseAranges(data []byte, bo binary.ByteOrder) []arange {
 	var out []arange
 	for p := 0; p+4 <= len(data); {
 		length, hdr, offSize := uint64(bo.Uint32(data[p:])), 4, 4
