@@ -116,3 +116,51 @@ func TestLazyUnitsLibc(t *testing.T) {
 		t.Errorf("Func(malloc) parsed %d of %d units, want 1 or 2", on, all)
 	}
 }
+
+// TestLazyUnitsLibcSame describes libc functions with units parsed as
+// they are reached and with every unit parsed up front, and wants the
+// same prototypes and locations: references between units (DW_FORM_ref_addr,
+// dwz partial units) must resolve in the lazy table too.
+func TestLazyUnitsLibcSame(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads libc's DWARF twice")
+	}
+	path, err := FindBinary("c")
+	if err != nil {
+		t.Skip(err)
+	}
+	lazy, whole := open(t, path), open(t, path)
+	if _, err := lazy.Func("malloc"); err != nil {
+		t.Skipf("no DWARF for malloc in %s: %v", path, err)
+	}
+	wds, _ := whole.dwarf()
+	if _, err := wds.ut.whole(); err != nil {
+		t.Fatal(err)
+	}
+	syms, err := lazy.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for i := 0; i < len(syms) && checked < 150; i += max(1, len(syms)/300) {
+		name := syms[i].Name
+		wfn, werr := whole.Func(name)
+		fn, err := lazy.Func(name)
+		if (err == nil) != (werr == nil) || fmt.Sprint(fn) != fmt.Sprint(wfn) {
+			t.Errorf("%s: lazy %v, %v; whole %v, %v", name, fn, err, wfn, werr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		l, _ := lazy.ParamLocations(name)
+		wl, _ := whole.ParamLocations(name)
+		if fmt.Sprint(l) != fmt.Sprint(wl) {
+			t.Errorf("%s: lazy locations %v, whole %v", name, l, wl)
+		}
+		checked++
+	}
+	ds, _ := lazy.dwarf()
+	on, all := enabledUnits(ds)
+	t.Logf("%d functions compared; lazily parsed %d of %d units", checked, on, all)
+}
