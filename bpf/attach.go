@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -79,6 +80,14 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 			if err != nil {
 				closeAll(links)
 				return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			// Leave out what the kernel will refuse, so the batch
+			// doesn't fail and need splitting.
+			var refused []SkippedTarget
+			byPath[file], refused = uprobeable(file, byPath[file])
+			skipped = append(skipped, refused...)
+			if len(byPath[file]) == 0 {
+				continue
 			}
 			umulti := ex.UprobeMulti
 			if pa.Return {
@@ -183,6 +192,56 @@ func attachFile(t compile.Target) string {
 		return t.File
 	}
 	return t.Path
+}
+
+// uprobeable splits targets in binary path into those a uprobe can take
+// and those whose first instruction the x86-64 kernel refuses to
+// single-step (arch_uprobe_analyze_insn: a LOCK, ES, CS, SS or DS prefix,
+// or int3), which fail with ENOTSUPP ("possible trap insn"): libc's
+// pthread_spin_lock starts with lock decl, and one such function fails a
+// whole uprobe_multi batch. On other architectures, or when the file
+// can't be read, every target is kept and the kernel decides.
+func uprobeable(path string, targets []compile.Target) ([]compile.Target, []SkippedTarget) {
+	if runtime.GOARCH != "amd64" {
+		return targets, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return targets, nil
+	}
+	defer f.Close()
+	var ok []compile.Target
+	var refused []SkippedTarget
+	buf := make([]byte, 15)
+	for _, t := range targets {
+		n, _ := f.ReadAt(buf, int64(t.Offset))
+		if why := uprobeRefuses(buf[:n]); why != "" {
+			refused = append(refused, SkippedTarget{t, fmt.Errorf("uprobes can't step over its first instruction (%s): %w", why, ErrNotSupported)})
+			continue
+		}
+		ok = append(ok, t)
+	}
+	return ok, refused
+}
+
+// uprobeRefuses names why the kernel refuses a uprobe on x86-64 code
+// starting with insn, or returns "" (the kernel may still refuse rarer
+// opcodes; attachSplitting finds those).
+func uprobeRefuses(insn []byte) string {
+	for _, b := range insn {
+		switch b {
+		case 0xf0:
+			return "a lock prefix"
+		case 0x26, 0x2e, 0x36, 0x3e: // ES, CS, SS, DS (is_prefix_bad; FS and GS are fine)
+			return "a segment prefix"
+		case 0x64, 0x65, 0x66, 0x67, 0xf2, 0xf3: // other legacy prefixes: look further
+			continue
+		case 0xcc:
+			return "int3"
+		}
+		return ""
+	}
+	return ""
 }
 
 // maxSplitAttempts bounds the link attempts attachSplitting makes to find
