@@ -63,6 +63,10 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C during resolution stops before compiling and attaching.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	plan, err := compile.NewCountPlan(probe.CountGroups(), uint32(o.PID), o.CPU)
 	if err != nil {
 		return err

@@ -158,6 +158,12 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		ringBytes = uint32(o.BufferPages * os.Getpagesize())
 	}
 	for i, p := range probes {
+		// Resolving and compiling a wildcard's layouts takes a while:
+		// Ctrl-C stops between probes and between layouts, as attaching
+		// stops between targets.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		head, err := HeadOfProbe(p, o.Specs[i])
 		if err != nil {
 			return err
@@ -204,6 +210,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		// that compile to the same code (the spec reads nothing in
 		// which they differ) then share one program.
 		err = plan.MergeLayouts(func(l int) (string, error) {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
 			var key strings.Builder
 			for mi, m := range plan.Modes {
 				// Two stand-in targets: the index comes from the cookie
@@ -230,6 +239,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			env.logf("probe %d (%s): %d targets in %d layouts", i, o.Specs[i], len(plan.Targets), len(plan.Layouts))
 		}
 		for l := range plan.Layouts {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			l, group, recIdx := l, plan.LayoutTargets(l), uint32(len(tps))
 			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil, group: l, sleepable: map[compile.Mode]bool{}}
 			tps = append(tps, tp)
@@ -269,6 +281,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			obj.Dump(env.Out)
 		}
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
 	defer func() {
