@@ -94,6 +94,7 @@ func TestKernelTraceInterruptBlockedOutput(t *testing.T) {
 			}
 			time.Sleep(300 * time.Millisecond) // let events pile up behind the blocked output
 			stderr, code := interruptWithin(t, tr, sig, 2*time.Second)
+			t.Logf("stderr:\n%s", stderr)
 			if code != 0 {
 				t.Errorf("exit code %d, want 0; stderr:\n%s", code, stderr)
 			}
