@@ -84,10 +84,20 @@ func interruptWithin(t *testing.T, tr *tracer, sig syscall.Signal, d time.Durati
 // Before, SIGINT (and SIGTERM, and a second SIGINT) waited for the output.
 func TestKernelTraceInterruptBlockedOutput(t *testing.T) {
 	requireRoot(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sig   syscall.Signal
+		flags []string
+	}{
+		{"SIGINT", syscall.SIGINT, nil},
+		{"SIGTERM", syscall.SIGTERM, nil},
+		{"SIGINT-perfbuf", syscall.SIGINT, []string{"--no-feature", "ringbuf"}},
+	} {
+		sig := tc.sig
+		t.Run(tc.name, func(t *testing.T) {
 			busyGetppid(t)
-			tr := startBtoolOut(t, blockedPipe(t), "trace", "t:syscalls:sys_enter_getppid")
+			args := append(append([]string{"trace"}, tc.flags...), "t:syscalls:sys_enter_getppid")
+			tr := startBtoolOut(t, blockedPipe(t), args...)
 			progs, links := bpfObjects(t, tr.cmd.Process.Pid)
 			if len(progs) == 0 || len(links) == 0 {
 				t.Fatalf("btool holds no BPF programs/links (%v, %v)", progs, links)
