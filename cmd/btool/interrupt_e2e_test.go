@@ -72,7 +72,9 @@ func interruptWithin(t *testing.T, tr *tracer, sig syscall.Signal, d time.Durati
 	case <-time.After(10 * time.Second * timeScale()):
 		t.Fatalf("btool did not exit within 10s of %v with its stdout blocked:\n%s", sig, tr.err.String())
 	}
-	if took := time.Since(start); took > d*timeScale() {
+	took := time.Since(start)
+	t.Logf("exited %v after %v", took.Round(time.Millisecond), sig)
+	if took > d*timeScale() {
 		t.Errorf("btool took %v to exit after %v with its stdout blocked, want at most %v", took.Round(time.Millisecond), sig, d)
 	}
 	return tr.err.String(), tr.exitCode
