@@ -598,6 +598,18 @@ func (s *Session) StackAddrs(id int32) []uint64 {
 	return append([]uint64(nil), buf[:n]...)
 }
 
+// Detach closes every link, so no program runs any more, but keeps the
+// programs and maps: a tool can still drain its event buffer, read its
+// counters, stacks and lost counts, and Missed. Close frees the rest; it
+// is safe to call Close after Detach, and Detach more than once.
+func (s *Session) Detach() {
+	s.mu.Lock()
+	links := s.links
+	s.links = nil
+	s.mu.Unlock()
+	closeAll(links)
+}
+
 // Close detaches every link (in parallel: closing a perf-event link costs
 // an RCU grace period, so serial closing of hundreds takes tens of
 // seconds), unloads the programs and frees the maps. It is safe to call

@@ -1,6 +1,7 @@
 package multitool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,6 +63,10 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C during resolution stops before compiling and attaching.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	plan, err := compile.NewCountPlan(probe.CountGroups(), uint32(o.PID), o.CPU)
 	if err != nil {
 		return err
@@ -92,15 +97,19 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 		}
 	}
 	reportSkipped(env, attached)
-	banner := env.Out
+	// Output goes through an asyncWriter from here on, the banner too: a
+	// stdout nobody reads must not hold up Ctrl-C.
+	out := newAsyncWriter(env.Out)
+	banner := out.buffer()
 	if o.JSON {
-		banner = env.Err
+		fmt.Fprintf(env.Err, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(attached), o.Pattern)
+	} else {
+		fmt.Fprintf(banner, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(attached), o.Pattern)
 	}
-	fmt.Fprintf(banner, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(attached), o.Pattern)
 	if err := env.ready(); err != nil {
 		return err
 	}
-	return countLoop(ctx, o, env, &counters{sess: sess, attached: attached, slots: plan.Slots})
+	return countLoop(ctx, o, env, out, banner, &counters{sess: sess, attached: attached, slots: plan.Slots})
 }
 
 func attachedTargets(as []*bpf.Attached) int {
@@ -121,8 +130,13 @@ type counters struct {
 
 // countLoop waits for intervals, the duration or cancellation, printing a
 // summary each time, as bcc's funccount does: with both -i and -d it stops
-// at the first interval boundary at or past the duration.
-func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) error {
+// at the first interval boundary at or past the duration. Summaries are
+// written through an asyncWriter, so a stdout nobody reads can't keep
+// Ctrl-C waiting: at the end the probes are detached, the last counts
+// read, and the output gets drainTimeout past cancellation to take them.
+//
+// pending is output already formatted for out (the banner).
+func countLoop(ctx context.Context, o FunccountOptions, env Env, out *asyncWriter, pending *bytes.Buffer, c *counters) error {
 	var tick, deadline <-chan time.Time
 	if o.Interval > 0 {
 		t := time.NewTicker(o.Interval)
@@ -132,6 +146,14 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) er
 		t := time.NewTimer(o.Duration)
 		defer t.Stop()
 		deadline = t.C
+	}
+	// pending holds the banner and the summaries the output has not taken
+	// yet; npending counts the summaries.
+	npending := 0
+	if err := out.send(ctx, pending, 0); err == nil {
+		pending = out.buffer()
+	} else if ctx.Err() == nil {
+		return nil // output closed
 	}
 	prev := make([]uint64, c.slots)
 	var elapsed time.Duration
@@ -146,19 +168,43 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) er
 			elapsed += o.Interval
 			exiting = o.Duration > 0 && elapsed >= o.Duration
 		}
+		if exiting {
+			// Detach first: the last summary then has every count.
+			c.sess.Detach()
+		}
 		rows, err := snapshot(c, prev)
 		if err != nil {
 			return err
 		}
-		if err := printCounts(env.Out, o, rows, time.Now()); err != nil {
-			return nil // output closed: stop quietly, detach in the caller
-		}
-		if exiting {
-			if !o.JSON {
-				fmt.Fprintln(env.Out, "Detaching...")
+		printCounts(pending, o, rows, time.Now())
+		npending++
+		if !exiting {
+			if err := out.send(ctx, pending, npending); err != nil {
+				if ctx.Err() == nil {
+					return nil // output closed: stop quietly, detach in the caller
+				}
+				continue // interrupted while the output was blocked
 			}
-			return nil
+			pending, npending = out.buffer(), 0
+			continue
 		}
+		if !o.JSON {
+			fmt.Fprintln(pending, "Detaching...")
+		}
+		finish, cancel := afterCancel(ctx, drainTimeout)
+		defer cancel()
+		dropped := 0
+		if err := out.send(finish, pending, npending); err != nil {
+			if finish.Err() == nil {
+				return nil // output closed
+			}
+			dropped = npending
+		}
+		unwritten, werr := out.close(finish)
+		if dropped += unwritten; werr == nil && dropped > 0 {
+			fmt.Fprintln(env.Err, droppedMessage(dropped, "summaries"))
+		}
+		return nil
 	}
 }
 
