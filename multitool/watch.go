@@ -45,8 +45,10 @@ func WatchOutput(ctx context.Context, f *os.File) context.Context {
 // drainTimeout bounds how long a tool keeps printing after it was told
 // to stop (Ctrl-C, SIGTERM): what the output has not taken by then is
 // dropped and counted, so a slow or blocked reader of stdout can't keep
-// the process, and its probes, alive.
-const drainTimeout = time.Second
+// the process, and its probes, alive. Half a second leaves room under the
+// 2 s users are promised for a loaded machine, where detaching and closing
+// perf buffers take a while too.
+const drainTimeout = 500 * time.Millisecond
 
 // outChunk is a piece of output and the number of events it carries.
 type outChunk struct {
