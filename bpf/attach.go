@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -61,28 +62,38 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 		}
 		return []link.Link{l}, targets, nil, nil
 	case compile.ModeUprobeMulti:
-		byPath := map[string][]compile.Target{}
+		byPath := map[string][]compile.Target{} // by the file the kernel opens
 		var order []string
 		for _, t := range targets {
-			if _, ok := byPath[t.Path]; !ok {
-				order = append(order, t.Path)
+			f := attachFile(t)
+			if _, ok := byPath[f]; !ok {
+				order = append(order, f)
 			}
-			byPath[t.Path] = append(byPath[t.Path], t)
+			byPath[f] = append(byPath[f], t)
 		}
 		var links []link.Link
 		var ok []compile.Target
 		var skipped []SkippedTarget
-		for _, path := range order {
-			ex, err := link.OpenExecutable(path)
+		for _, file := range order {
+			path := byPath[file][0].Path
+			ex, err := link.OpenExecutable(file)
 			if err != nil {
 				closeAll(links)
-				return nil, nil, nil, err
+				return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			// Leave out what the kernel will refuse, so the batch
+			// doesn't fail and need splitting.
+			var refused []SkippedTarget
+			byPath[file], refused = uprobeable(file, byPath[file])
+			skipped = append(skipped, refused...)
+			if len(byPath[file]) == 0 {
+				continue
 			}
 			umulti := ex.UprobeMulti
 			if pa.Return {
 				umulti = ex.UretprobeMulti
 			}
-			ls, o, sk, err := attachSplitting(ctx, byPath[path], func(ts []compile.Target) (link.Link, error) {
+			ls, o, sk, err := attachSplitting(ctx, byPath[file], func(ts []compile.Target) (link.Link, error) {
 				o := &link.UprobeMultiOptions{PID: pid}
 				var refs bool
 				for _, t := range ts {
@@ -104,7 +115,7 @@ func AttachProgram(ctx context.Context, prog *ebpf.Program, targets []compile.Ta
 				return nil, nil, nil, err
 			}
 			if err != nil {
-				for _, t := range byPath[path] {
+				for _, t := range byPath[file] {
 					sk = append(sk, SkippedTarget{t, err})
 				}
 			}
@@ -162,9 +173,9 @@ func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Lin
 	case compile.ModeTracepoint:
 		return link.Tracepoint(t.Category, t.Event, prog, &link.TracepointOptions{Cookie: cookie})
 	case compile.ModeUprobe:
-		ex, err := link.OpenExecutable(t.Path)
+		ex, err := link.OpenExecutable(attachFile(t))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", t.Path, err)
 		}
 		uo := &link.UprobeOptions{Address: t.Offset, Cookie: cookie, RefCtrOffset: t.RefCtrOffset, PID: int(pa.PID)}
 		if pa.Return {
@@ -173,6 +184,64 @@ func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Lin
 		return ex.Uprobe("", prog, uo)
 	}
 	return nil, fmt.Errorf("mode %s is not a per-target mode", pa.Mode)
+}
+
+// attachFile is the path the kernel opens to attach a uprobe on t.
+func attachFile(t compile.Target) string {
+	if t.File != "" {
+		return t.File
+	}
+	return t.Path
+}
+
+// uprobeable splits targets in binary path into those a uprobe can take
+// and those whose first instruction the x86-64 kernel refuses to
+// single-step (arch_uprobe_analyze_insn: a LOCK, ES, CS, SS or DS prefix,
+// or int3), which fail with ENOTSUPP ("possible trap insn"): libc's
+// pthread_spin_lock starts with lock decl, and one such function fails a
+// whole uprobe_multi batch. On other architectures, or when the file
+// can't be read, every target is kept and the kernel decides.
+func uprobeable(path string, targets []compile.Target) ([]compile.Target, []SkippedTarget) {
+	if runtime.GOARCH != "amd64" {
+		return targets, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return targets, nil
+	}
+	defer f.Close()
+	var ok []compile.Target
+	var refused []SkippedTarget
+	buf := make([]byte, 15)
+	for _, t := range targets {
+		n, _ := f.ReadAt(buf, int64(t.Offset))
+		if why := uprobeRefuses(buf[:n]); why != "" {
+			refused = append(refused, SkippedTarget{t, fmt.Errorf("uprobes can't step over its first instruction (%s): %w", why, ErrNotSupported)})
+			continue
+		}
+		ok = append(ok, t)
+	}
+	return ok, refused
+}
+
+// uprobeRefuses names why the kernel refuses a uprobe on x86-64 code
+// starting with insn, or returns "" (the kernel may still refuse rarer
+// opcodes; attachSplitting finds those).
+func uprobeRefuses(insn []byte) string {
+	for _, b := range insn {
+		switch b {
+		case 0xf0:
+			return "a lock prefix"
+		case 0x26, 0x2e, 0x36, 0x3e: // ES, CS, SS, DS (is_prefix_bad; FS and GS are fine)
+			return "a segment prefix"
+		case 0x64, 0x65, 0x66, 0x67, 0xf2, 0xf3: // other legacy prefixes: look further
+			continue
+		case 0xcc:
+			return "int3"
+		}
+		return ""
+	}
+	return ""
 }
 
 // maxSplitAttempts bounds the link attempts attachSplitting makes to find

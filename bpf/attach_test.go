@@ -54,3 +54,23 @@ func TestAttachSplitting(t *testing.T) {
 		t.Errorf("every target refused: want the error, got none after %d attempts", calls)
 	}
 }
+
+func TestUprobeRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		insn []byte
+		want bool
+	}{
+		{[]byte{0xf0, 0xff, 0x0f}, true},              // lock decl (%rdi): pthread_spin_lock
+		{[]byte{0x66, 0xf0, 0x0f, 0xb1, 0x17}, true},  // data16 lock cmpxchg
+		{[]byte{0x2e, 0x0f, 0x1f, 0x84, 0, 0}, true},  // cs nopw
+		{[]byte{0xcc}, true},                          // int3
+		{[]byte{0x64, 0x48, 0x8b, 0x04, 0x25}, false}, // mov %fs:..., TLS: fine
+		{[]byte{0xf3, 0x0f, 0x1e, 0xfa}, false},       // endbr64
+		{[]byte{0x55}, false},                         // push %rbp
+		{nil, false},
+	} {
+		if got := uprobeRefuses(tc.insn) != ""; got != tc.want {
+			t.Errorf("% x: refused = %v, want %v", tc.insn, got, tc.want)
+		}
+	}
+}

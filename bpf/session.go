@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -218,6 +219,7 @@ func (s *Session) Attach(ctx context.Context, p *Probe) (*Attached, error) {
 	a := &Attached{}
 	remaining := p.Targets
 	var lastErrs map[int]error // skipped targets' errors, by index in remaining
+	triedAt := 0               // len(a.Tried) when lastErrs was recorded
 	var verr *ProbeError
 	limit := s.opts.ProbeLimit
 	if limit == 0 {
@@ -266,6 +268,7 @@ func (s *Session) Attach(ctx context.Context, p *Probe) (*Attached, error) {
 		s.logf("%s: attached %d of %d target(s) with %s in %v", p.Name, len(ok), len(remaining), m, time.Since(start).Round(time.Microsecond))
 		remaining = remaining[:0:0]
 		lastErrs = map[int]error{}
+		triedAt = len(a.Tried)
 		for _, sk := range skipped {
 			lastErrs[len(remaining)] = sk.Err
 			remaining = append(remaining, sk.Target)
@@ -303,10 +306,20 @@ func (s *Session) Attach(ctx context.Context, p *Probe) (*Attached, error) {
 		}
 		return nil, err
 	}
+	// A skipped target's reason is the last mode's that tried it: a later
+	// mode's failure for the leftovers (a single uprobe saying why the
+	// instruction can't be probed) says more than the batch's; the probe
+	// limit says less.
+	var later error
+	if len(a.Tried) > triedAt {
+		if e := a.Tried[len(a.Tried)-1]; !errors.Is(e, ErrProbeLimit) {
+			later = e
+		}
+	}
 	for i, t := range remaining {
 		err := lastErrs[i]
-		if err == nil && len(a.Tried) > 0 {
-			err = a.Tried[len(a.Tried)-1]
+		if later != nil || err == nil && len(a.Tried) > 0 {
+			err = cmp.Or(later, a.Tried[len(a.Tried)-1])
 		}
 		a.Skipped = append(a.Skipped, SkippedTarget{Target: t, Err: err})
 	}
@@ -583,6 +596,18 @@ func (s *Session) StackAddrs(id int32) []uint64 {
 		n++
 	}
 	return append([]uint64(nil), buf[:n]...)
+}
+
+// Detach closes every link, so no program runs any more, but keeps the
+// programs and maps: a tool can still drain its event buffer, read its
+// counters, stacks and lost counts, and Missed. Close frees the rest; it
+// is safe to call Close after Detach, and Detach more than once.
+func (s *Session) Detach() {
+	s.mu.Lock()
+	links := s.links
+	s.links = nil
+	s.mu.Unlock()
+	closeAll(links)
 }
 
 // Close detaches every link (in parallel: closing a perf-event link costs

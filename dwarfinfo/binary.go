@@ -67,6 +67,21 @@ func Open(path string) (*Binary, error) {
 // Path returns the path the Binary was opened with.
 func (b *Binary) Path() string { return b.path }
 
+// File returns a path that names the very file the Binary read, for as
+// long as the Binary is open: /proc/self/fd/N of its descriptor. The
+// kernel resolves a uprobe's path with kern_path, which follows that magic
+// link to the open file, so a probe attached through it lands in this
+// binary even if a symlink in Path has since been switched to another.
+// It is only meaningful to this process.
+func (b *Binary) File() string { return fmt.Sprintf("/proc/self/fd/%d", b.file.Fd()) }
+
+// Stat returns the FileInfo of the file the Binary read (not of whatever
+// Path names now).
+func (b *Binary) Stat() (os.FileInfo, error) { return b.file.Stat() }
+
+// ReadAt reads from the file the Binary read, at file offset off.
+func (b *Binary) ReadAt(p []byte, off int64) (int, error) { return b.file.ReadAt(p, off) }
+
 // Close releases the file (and a separate debug file, if one was opened).
 // Results already returned stay valid; queries that still need to read the
 // file fail afterwards. Close must not run concurrently with other methods.

@@ -30,16 +30,16 @@ var debugRoot = "/usr/lib/debug"
 
 // dwarfState is the lazily opened DWARF of a Binary.
 type dwarfState struct {
-	data      *dwarf.Data
-	ef        *elf.File // the ELF file holding the DWARF: the binary or its separate debug file
-	debugFile *os.File  // separate debug file, if any (closed by Binary.Close)
-	source    string    // path of ef, for messages
+	ut        *unitTable // the DWARF, parsed one unit at a time
+	ef        *elf.File  // the ELF file holding the DWARF: the binary or its separate debug file
+	debugFile *os.File   // separate debug file, if any (closed by Binary.Close)
+	source    string     // path of ef, for messages
+	aranges   []arange   // .debug_aranges: which unit covers an address
 
-	mu    sync.Mutex // guards everything below
-	lw    *lowerer
-	idx   *dwarfIndex
-	units []unitHeader // .debug_info unit headers, for DWARF versions
-	locs  *locSections
+	mu   sync.Mutex // guards everything below
+	lw   *lowerer
+	idx  *dwarfIndex
+	locs *locSections
 }
 
 // dwarf opens the DWARF data once: from the binary itself, else from a
@@ -66,7 +66,7 @@ func (b *Binary) openDWARF() (*dwarfState, error) {
 	if !hasDebugInfo(ef) {
 		return nil, fmt.Errorf("%s has no DWARF debug info (rebuild it with -g, install its debug symbols, or give the probe a typed signature): %w", b.path, ErrNoDebugInfo)
 	}
-	d, err := ef.DWARF()
+	ut, err := loadDWARF(ef)
 	if err != nil {
 		if dbg != nil {
 			dbg.Close()
@@ -78,11 +78,12 @@ func (b *Binary) openDWARF() (*dwarfState, error) {
 		ptrSize = 4
 	}
 	return &dwarfState{
-		data:      d,
+		ut:        ut,
 		ef:        ef,
 		debugFile: dbg,
 		source:    source,
-		lw:        newLowerer(d, ef.ByteOrder, ptrSize),
+		aranges:   readAranges(ef),
+		lw:        newLowerer(ut.at, ef.ByteOrder, ptrSize),
 	}, nil
 }
 
@@ -213,8 +214,8 @@ func (b *Binary) Func(name string) (*btf.Func, error) {
 	fn := &btf.Func{Name: sp.name, Module: b.path}
 	for _, p := range sp.params {
 		bp := btf.Param{}
-		bp.Name, _ = paramAttr(ds.data, p, dwarf.AttrName).(string)
-		if to, ok := paramAttr(ds.data, p, dwarf.AttrType).(dwarf.Offset); ok {
+		bp.Name, _ = ds.paramAttr(p, dwarf.AttrName).(string)
+		if to, ok := ds.paramAttr(p, dwarf.AttrType).(dwarf.Offset); ok {
 			if t, err := ds.lw.lower(to); err == nil {
 				bp.Type = t
 			}
@@ -223,7 +224,7 @@ func (b *Binary) Func(name string) (*btf.Func, error) {
 	}
 	retType, _ := sp.attr(dwarf.AttrType).(dwarf.Offset)
 	if len(sp.results) == 1 {
-		retType, _ = paramAttr(ds.data, sp.results[0], dwarf.AttrType).(dwarf.Offset)
+		retType, _ = ds.paramAttr(sp.results[0], dwarf.AttrType).(dwarf.Offset)
 	}
 	if retType != 0 {
 		if t, err := ds.lw.lower(retType); err == nil {
@@ -235,12 +236,12 @@ func (b *Binary) Func(name string) (*btf.Func, error) {
 
 // paramAttr returns attribute a of a formal parameter, following its
 // DW_AT_abstract_origin when the concrete DIE lacks it.
-func paramAttr(d *dwarf.Data, p *dwarf.Entry, a dwarf.Attr) any {
+func (ds *dwarfState) paramAttr(p *dwarf.Entry, a dwarf.Attr) any {
 	if v := p.Val(a); v != nil {
 		return v
 	}
 	if o, ok := p.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok {
-		if e, err := readEntry(d.Reader(), o); err == nil {
+		if e, err := ds.readEntry(o); err == nil {
 			return e.Val(a)
 		}
 	}
@@ -396,10 +397,34 @@ const (
 // subprogramAt scans the compile unit covering addr for the subprogram
 // whose entry is addr. It returns nil when there is none.
 func (ds *dwarfState) subprogramAt(addr uint64) (*subprogram, error) {
-	r := ds.data.Reader()
-	cu, err := r.SeekPC(addr)
-	if err != nil {
-		return nil, err
+	var cu *dwarf.Entry
+	var r *dwarf.Reader
+	if off, ok := ds.unitDIE(addr); ok {
+		// .debug_aranges names the unit: read its DIE only, not
+		// the unit DIEs and ranges of every unit before it.
+		d, err := ds.ut.at(off)
+		if err != nil {
+			return nil, err
+		}
+		r = d.Reader()
+		r.Seek(off)
+		e, err := r.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || (e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagPartialUnit) {
+			return nil, fmt.Errorf("no unit at %#x (.debug_aranges for %#x)", off, addr)
+		}
+		cu = e
+	} else {
+		d, err := ds.ut.whole()
+		if err != nil {
+			return nil, err
+		}
+		r = d.Reader()
+		if cu, err = r.SeekPC(addr); err != nil {
+			return nil, err
+		}
 	}
 	depth := 1
 	for depth > 0 {
@@ -437,7 +462,9 @@ func (ds *dwarfState) entryPC(e *dwarf.Entry) (uint64, bool) {
 		return pc, true
 	}
 	if e.Val(dwarf.AttrRanges) != nil {
-		if rs, err := ds.data.Ranges(e); err == nil && len(rs) > 0 {
+		if d, err := ds.ut.at(e.Offset); err != nil {
+			return 0, false
+		} else if rs, err := d.Ranges(e); err == nil && len(rs) > 0 {
 			return rs[0][0], true
 		}
 	}
@@ -447,14 +474,14 @@ func (ds *dwarfState) entryPC(e *dwarf.Entry) (uint64, bool) {
 // loadSubprogram reads the subprogram DIE at off with its parameters and
 // origin chain.
 func (ds *dwarfState) loadSubprogram(off, cu dwarf.Offset) (*subprogram, error) {
-	e, kids, err := readDIE(ds.data, off)
+	e, kids, err := ds.readDIE(off)
 	if err != nil {
 		return nil, err
 	}
 	sp := &subprogram{entry: e, cu: cu}
 	sp.entryPC, sp.hasPC = ds.entryPC(e)
 	isGo := false
-	if cuEntry, err := readEntry(ds.data.Reader(), cu); err == nil {
+	if cuEntry, err := ds.readEntry(cu); err == nil {
 		lang, _ := cuEntry.Val(dwarf.AttrLanguage).(int64)
 		isGo = lang == dwLangGo
 	}
@@ -483,7 +510,7 @@ func (ds *dwarfState) loadSubprogram(off, cu dwarf.Offset) (*subprogram, error) 
 		} else {
 			break
 		}
-		oe, okids, err := readDIE(ds.data, next)
+		oe, okids, err := ds.readDIE(next)
 		if err != nil {
 			return nil, err
 		}
@@ -550,7 +577,11 @@ func (ds *dwarfState) index() (*dwarfIndex, error) {
 	byOff := make(map[dwarf.Offset]int)
 	idx := &dwarfIndex{funcs: make(map[string][]funcRef), types: make(map[string][]typeRef)}
 
-	r := ds.data.Reader()
+	d, err := ds.ut.whole()
+	if err != nil {
+		return nil, err
+	}
+	r := d.Reader()
 	var cu dwarf.Offset
 	var scopes []string // qualified name prefix per open DIE with children
 	for {
@@ -809,12 +840,6 @@ func (ds *dwarfState) decodeLocation(sp *subprogram, expr []byte) Location {
 	return loc
 }
 
-// unitHeader is the start and DWARF version of one .debug_info unit.
-type unitHeader struct {
-	start, end dwarf.Offset
-	version    int
-}
-
 type locSections struct {
 	loc, loclists []byte
 	addr          *godwarf.DebugAddrSection
@@ -833,7 +858,7 @@ func (ds *dwarfState) findLocList(sp *subprogram, class dwarf.Class, off int64) 
 		}
 		ds.locs = ls
 	}
-	cuEntry, err := readEntry(ds.data.Reader(), sp.cu)
+	cuEntry, err := ds.readEntry(sp.cu)
 	if err != nil {
 		return nil, false
 	}
@@ -880,36 +905,32 @@ func (ds *dwarfState) findLocList(sp *subprogram, class dwarf.Class, off int64) 
 // unitVersion returns the DWARF version of the unit containing off, or 0
 // when it cannot be determined.
 func (ds *dwarfState) unitVersion(off dwarf.Offset) int {
-	if ds.units == nil {
-		info, err := godwarf.GetDebugSectionElf(ds.ef, "info")
-		if err != nil {
-			return 0
-		}
-		bo := ds.ef.ByteOrder
-		for p := uint64(0); p+6 <= uint64(len(info)); {
-			length, hdr := uint64(bo.Uint32(info[p:])), uint64(4)
-			if length == 0xffffffff {
-				if p+14 > uint64(len(info)) {
-					break
-				}
-				length, hdr = bo.Uint64(info[p+4:]), 12
+	if ds.ut.info == nil { // read by elf.File.DWARF: find the headers
+		if ds.ut.units == nil {
+			info, err := godwarf.GetDebugSectionElf(ds.ef, "info")
+			if err != nil {
+				return 0
 			}
-			if p+hdr+2 > uint64(len(info)) {
-				break
-			}
-			ver := int(bo.Uint16(info[p+hdr:]))
-			end := p + hdr + length
-			ds.units = append(ds.units, unitHeader{start: dwarf.Offset(p), end: dwarf.Offset(end), version: ver})
-			if end <= p {
-				break
-			}
-			p = end
+			ds.ut.units, _ = parseUnitHeaders(info, ds.ef.ByteOrder)
 		}
 	}
-	for _, u := range ds.units {
-		if off >= u.start && off < u.end {
-			return u.version
-		}
+	return ds.ut.version(off)
+}
+
+// readDIE returns the DIE at off and its direct children.
+func (ds *dwarfState) readDIE(off dwarf.Offset) (*dwarf.Entry, []*dwarf.Entry, error) {
+	d, err := ds.ut.at(off)
+	if err != nil {
+		return nil, nil, err
 	}
-	return 0
+	return readDIE(d, off)
+}
+
+// readEntry reads the DIE at off.
+func (ds *dwarfState) readEntry(off dwarf.Offset) (*dwarf.Entry, error) {
+	d, err := ds.ut.at(off)
+	if err != nil {
+		return nil, err
+	}
+	return readEntry(d.Reader(), off)
 }

@@ -1,6 +1,7 @@
 package dwarfinfo
 
 import (
+	"encoding/binary"
 	"testing"
 )
 
@@ -31,5 +32,25 @@ func FuzzParseLDCache(f *testing.F) {
 	f.Add(oldFormatCache(entries, newFormatCache(entries)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parseLDCache(data) // must not panic
+	})
+}
+
+// FuzzUnitHeaders feeds .debug_info and .debug_aranges parsing arbitrary
+// bytes: they must not panic, and every unit must lie inside the data.
+func FuzzUnitHeaders(f *testing.F) {
+	f.Add([]byte{7, 0, 0, 0, 4, 0, 0, 0, 0, 0, 8})
+	f.Add([]byte{8, 0, 0, 0, 5, 0, 1, 8, 0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 11, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8})
+	f.Add([]byte{28, 0, 0, 0, 2, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		units, _ := parseUnitHeaders(data, binary.LittleEndian)
+		for _, u := range units {
+			if u.start >= u.end || int(u.end) > len(data) {
+				t.Fatalf("unit %+v outside %d bytes", u, len(data))
+			}
+		}
+		for _, r := range parseAranges(data, binary.LittleEndian) {
+			unitAt([]arange{r}, r.lo)
+		}
 	})
 }

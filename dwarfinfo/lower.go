@@ -19,16 +19,16 @@ import (
 // nor debug/dwarf's Type keeps an enum's underlying type (its signedness)
 // or C++ reference types, all of which the BTF lowering needs.
 type lowerer struct {
-	d         *dwarf.Data
+	data      func(dwarf.Offset) (*dwarf.Data, error) // the DWARF holding a DIE
 	byteOrder binary.ByteOrder
 	ptrSize   uint32
 	cache     map[dwarf.Offset]ebtf.Type
 	index     *ebtf.Int // array index type, as in kernel BTF
 }
 
-func newLowerer(d *dwarf.Data, bo binary.ByteOrder, ptrSize int) *lowerer {
+func newLowerer(data func(dwarf.Offset) (*dwarf.Data, error), bo binary.ByteOrder, ptrSize int) *lowerer {
 	return &lowerer{
-		d:         d,
+		data:      data,
 		byteOrder: bo,
 		ptrSize:   uint32(ptrSize),
 		cache:     make(map[dwarf.Offset]ebtf.Type),
@@ -41,7 +41,11 @@ var errTypeUnit = errors.New("DWARF type units (-fdebug-types-section) are not s
 
 // readDIE returns the DIE at off and its direct children.
 func (l *lowerer) readDIE(off dwarf.Offset) (*dwarf.Entry, []*dwarf.Entry, error) {
-	return readDIE(l.d, off)
+	d, err := l.data(off)
+	if err != nil {
+		return nil, nil, err
+	}
+	return readDIE(d, off)
 }
 
 func readDIE(d *dwarf.Data, off dwarf.Offset) (*dwarf.Entry, []*dwarf.Entry, error) {

@@ -1,6 +1,7 @@
 package multitool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,6 +63,10 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C during resolution stops before compiling and attaching.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	plan, err := compile.NewCountPlan(probe.CountGroups(), uint32(o.PID), o.CPU)
 	if err != nil {
 		return err
@@ -92,17 +97,21 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 		}
 	}
 	reportSkipped(env, attached)
-	banner := env.Out
+	// Output goes through an asyncWriter from here on, the banner too: a
+	// stdout nobody reads must not hold up Ctrl-C.
+	out := newAsyncWriter(env.Out)
+	banner := out.buffer()
 	if o.JSON {
-		banner = env.Err
+		fmt.Fprintf(env.Err, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(attached), o.Pattern)
+	} else {
+		fmt.Fprintf(banner, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(attached), o.Pattern)
 	}
-	fmt.Fprintf(banner, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", attachedTargets(attached), o.Pattern)
 	if err := env.ready(); err != nil {
 		return err
 	}
 	ctx, stopWatch := watchPID(ctx, o.PID, "process", env)
 	defer stopWatch()
-	return countLoop(ctx, o, env, &counters{sess: sess, attached: attached, slots: plan.Slots})
+	return countLoop(ctx, o, env, out, banner, &counters{sess: sess, attached: attached, slots: plan.Slots})
 }
 
 func attachedTargets(as []*bpf.Attached) int {
@@ -125,8 +134,13 @@ type counters struct {
 // summary each time. -d is wall time, on a timer of its own: the run ends
 // Duration after counting started however -i ticks fall (a ticker drops
 // ticks it can't deliver, so counting ticks would overshoot), printing
-// the counts since the last interval.
-func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) error {
+// the counts since the last interval. Summaries are written through an
+// asyncWriter, so a stdout nobody reads can't keep Ctrl-C waiting: at the
+// end the probes are detached, the last counts read, and the output gets
+// drainTimeout past cancellation to take them.
+//
+// pending is output already formatted for out (the banner).
+func countLoop(ctx context.Context, o FunccountOptions, env Env, out *asyncWriter, pending *bytes.Buffer, c *counters) error {
 	var tick, deadline <-chan time.Time
 	if o.Interval > 0 {
 		t := time.NewTicker(o.Interval)
@@ -139,6 +153,14 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) er
 		t := time.NewTimer(o.Duration)
 		defer t.Stop()
 		deadline = t.C
+	}
+	// pending holds the banner and the summaries the output has not taken
+	// yet; npending counts the summaries.
+	npending := 0
+	if err := out.send(ctx, pending, 0); err == nil {
+		pending = out.buffer()
+	} else if ctx.Err() == nil {
+		return nil // output closed
 	}
 	prev := make([]uint64, c.slots)
 	for {
@@ -153,19 +175,43 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, c *counters) er
 			// prints three), not one more before an empty one.
 			exiting = !end.IsZero() && time.Until(end) < min(o.Interval/2, 50*time.Millisecond)
 		}
+		if exiting {
+			// Detach first: the last summary then has every count.
+			c.sess.Detach()
+		}
 		rows, err := snapshot(c, prev)
 		if err != nil {
 			return err
 		}
-		if err := printCounts(env.Out, o, rows, time.Now()); err != nil {
-			return nil // output closed: stop quietly, detach in the caller
-		}
-		if exiting {
-			if !o.JSON {
-				fmt.Fprintln(env.Out, "Detaching...")
+		printCounts(pending, o, rows, time.Now())
+		npending++
+		if !exiting {
+			if err := out.send(ctx, pending, npending); err != nil {
+				if ctx.Err() == nil {
+					return nil // output closed: stop quietly, detach in the caller
+				}
+				continue // interrupted while the output was blocked
 			}
-			return nil
+			pending, npending = out.buffer(), 0
+			continue
 		}
+		if !o.JSON {
+			fmt.Fprintln(pending, "Detaching...")
+		}
+		finish, cancel := afterCancel(ctx, drainTimeout)
+		defer cancel()
+		dropped := 0
+		if err := out.send(finish, pending, npending); err != nil {
+			if finish.Err() == nil {
+				return nil // output closed
+			}
+			dropped = npending
+		}
+		unwritten, werr := out.close(finish)
+		if dropped += unwritten; werr == nil && dropped > 0 {
+			fmt.Fprintln(env.Err, droppedMessage(dropped, "summaries"))
+		}
+		return nil
 	}
 }
 

@@ -3,8 +3,10 @@ package multitool
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
+	"time"
 
 	ebtf "github.com/cilium/ebpf/btf"
 
@@ -271,17 +273,18 @@ type Planner struct {
 	kernel   *btf.Kernel
 	kernErr  error
 	loaded   bool
-	binaries map[string]Binary
+	binaries map[string]Binary // by the library as a probe spells it
+	opened   []Binary          // each open file once
 	ids      map[ebtf.Type]int
 }
 
 // Close closes the binaries the plans opened. Contexts of user probes
 // read types from them, so close only when done compiling.
 func (pl *Planner) Close() {
-	for _, b := range pl.binaries {
+	for _, b := range pl.opened {
 		b.Close()
 	}
-	pl.binaries = nil
+	pl.binaries, pl.opened = nil, nil
 }
 
 func (pl *Planner) logf(format string, args ...any) {
@@ -726,7 +729,10 @@ func (pl *Planner) planTracepoint(h *ProbeHead, category, event string, match fu
 // dwarfRegs maps x86_64 DWARF register numbers to pt_regs names.
 var dwarfRegs = []string{"ax", "dx", "cx", "bx", "si", "di", "bp", "sp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
 
-// openBinary opens the library or binary h names, once per planner.
+// openBinary opens the library or binary h names, once per planner: every
+// probe naming it, however spelled ("c", "libc", a path through a
+// symlink), shares one open file and one copy of its symbols and DWARF,
+// and attaches through that file (Binary.File), so the path is opened once.
 func (pl *Planner) openBinary(h *ProbeHead) (Binary, error) {
 	if b, ok := pl.binaries[h.Library]; ok {
 		return b, nil
@@ -738,8 +744,38 @@ func (pl *Planner) openBinary(h *ProbeHead) (Binary, error) {
 	if pl.binaries == nil {
 		pl.binaries = map[string]Binary{}
 	}
+	if st, err := b.Stat(); err == nil {
+		for _, o := range pl.opened {
+			if ost, err := o.Stat(); err == nil && os.SameFile(st, ost) {
+				b.Close()
+				pl.binaries[h.Library] = o
+				return o, nil
+			}
+		}
+	}
 	pl.binaries[h.Library] = b
+	pl.opened = append(pl.opened, b)
+	pauseAfterOpen()
 	return b, nil
+}
+
+// pauseAfterOpen lets a host test switch a symlink between the planner's
+// opening a binary and the session's attaching to it: when
+// $BTOOL_TEST_PAUSE_AFTER_OPEN names a path P, it creates P.opened and
+// waits (up to 30 s) until P.go exists.
+func pauseAfterOpen() {
+	p := os.Getenv("BTOOL_TEST_PAUSE_AFTER_OPEN")
+	if p == "" {
+		return
+	}
+	if f, err := os.Create(p + ".opened"); err == nil {
+		f.Close()
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(p + ".go"); err == nil {
+			return
+		}
+	}
 }
 
 func (pl *Planner) planUser(h *ProbeHead) (*Plan, error) {
@@ -763,12 +799,12 @@ func (pl *Planner) planUser(h *ProbeHead) (*Plan, error) {
 		// uretprobes corrupt Go's moving stacks: probe every RET instead.
 		plan.Return = false
 		for si, s := range matched {
-			offs, err := retSites(b.Path(), s)
+			offs, err := retSites(b, s)
 			if err != nil {
 				return nil, h.errorf(pos, end, "can't place return probes on Go function %s: %v (uretprobes would crash a Go program)", s.Name, err)
 			}
 			for _, off := range offs {
-				plan.Targets = append(plan.Targets, compile.Target{Name: s.Demangled, Path: b.Path(), Offset: off})
+				plan.Targets = append(plan.Targets, compile.Target{Name: s.Demangled, Path: b.Path(), File: b.File(), Offset: off})
 				of = append(of, si)
 			}
 		}
@@ -779,7 +815,7 @@ func (pl *Planner) planUser(h *ProbeHead) (*Plan, error) {
 				opos, oend := h.offsetSpan()
 				return nil, h.errorf(opos, oend, "offset %#x is past the end of %s (%d bytes)", h.Offset, s.Demangled, s.Size)
 			}
-			plan.Targets = append(plan.Targets, compile.Target{Name: s.Demangled, Path: b.Path(), Offset: s.Offset + h.Offset})
+			plan.Targets = append(plan.Targets, compile.Target{Name: s.Demangled, Path: b.Path(), File: b.File(), Offset: s.Offset + h.Offset})
 			of = append(of, si)
 		}
 		if !pl.Contexts {
@@ -844,7 +880,7 @@ func (pl *Planner) planUSDT(h *ProbeHead) (*Plan, error) {
 	}
 	plan := &Plan{Head: h, Kind: compile.UserFunc, Modes: modes}
 	for _, u := range probes {
-		plan.Targets = append(plan.Targets, compile.Target{Name: u.Name, Path: b.Path(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset})
+		plan.Targets = append(plan.Targets, compile.Target{Name: u.Name, Path: b.Path(), File: b.File(), Offset: u.Offset, RefCtrOffset: u.SemaphoreOffset})
 	}
 	if !pl.Contexts {
 		return plan, nil

@@ -109,6 +109,14 @@ func (b *fixtureBinary) ParamLocations(name string) ([]dwarfinfo.Location, error
 func (b *fixtureBinary) Type(name string) (ebtf.Type, error) { return nil, dwarfinfo.ErrNoDebugInfo }
 func (b *fixtureBinary) Close() error                        { return nil }
 
+// File is empty: fixture targets attach by Path. Stat fails, so fixture
+// binaries are told apart by library name only.
+func (b *fixtureBinary) File() string               { return "" }
+func (b *fixtureBinary) Stat() (os.FileInfo, error) { return nil, os.ErrNotExist }
+func (b *fixtureBinary) ReadAt(p []byte, off int64) (int, error) {
+	return 0, fmt.Errorf("%s: no code: %w", b.path, os.ErrNotExist)
+}
+
 // vfsReadText is the start of an x86-64 vfs_read: endbr64 (+0), call
 // __fentry__ (+4), push %rbp (+9), mov %rsp,%rbp (+0xa), push %r15
 // (+0xd), push %r14 (+0xf), push %r13 (+0x11), push %r12 (+0x13), push

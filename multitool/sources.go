@@ -43,9 +43,16 @@ type Sources interface {
 }
 
 // Binary is an ELF binary or library a user probe names: its symbols,
-// USDT notes and DWARF. *dwarfinfo.Binary implements it.
+// USDT notes and DWARF. *dwarfinfo.Binary implements it. It keeps the file
+// open: File names it for the kernel (uprobes attach through it), Stat
+// identifies it and ReadAt reads its code, so that everything a plan
+// learns and attaches to comes from the one file opened, whatever
+// happens to the path meanwhile.
 type Binary interface {
 	Path() string
+	File() string
+	Stat() (os.FileInfo, error)
+	ReadAt(p []byte, off int64) (int, error)
 	IsGo() bool
 	Functions() ([]dwarfinfo.Symbol, error)
 	USDT() ([]dwarfinfo.USDTProbe, error)

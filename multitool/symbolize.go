@@ -59,6 +59,8 @@ type ProcSymbolizer struct {
 	mu    sync.Mutex
 	procs map[uint32]*symProc
 	bins  map[symBinKey]*symBin
+	// mapsReads counts attempts to read a /proc/PID/maps, for tests.
+	mapsReads int
 }
 
 // symRefresh is how old a process's cached map must be before a miss reads
@@ -68,7 +70,16 @@ const symRefresh = 100 * time.Millisecond
 type symProc struct {
 	maps []symMapping // executable file mappings, sorted by start
 	at   time.Time
+	// err is why the map could not be read (the process exited before
+	// its first event was printed, or pid 0): the failure is cached like
+	// a map, since retrying per event opened /proc/PID/maps hundreds of
+	// thousands of times in one busy run. Forget clears it.
+	err error
 }
+
+// errKernelPID is the map "lookup" of pid 0: events of the idle task and
+// of kernel threads carry tgid 0, which has no /proc entry.
+var errKernelPID = errors.New("pid 0 is the kernel: no memory map")
 
 // symMapping is one executable line of /proc/PID/maps.
 type symMapping struct {
@@ -125,33 +136,55 @@ func (s *ProcSymbolizer) Kernel(addr uint64) (string, uint64, bool) {
 // Snapshot reads and caches the memory map of process pid (a tgid) and
 // opens the files it maps executable, unless the map is cached already. It
 // fails when /proc/PID/maps cannot be read (the process exited, or no
-// permission); a kernel thread has an empty map.
+// permission), and for pid 0; a kernel thread has an empty map. A failure
+// is cached too: until Forget, the map is not read again and the same
+// error is returned.
 func (s *ProcSymbolizer) Snapshot(pid uint32) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.procs[pid]; ok {
-		return nil
+	if p, ok := s.procs[pid]; ok {
+		return p.err
 	}
 	return s.snapshot(pid)
 }
 
-// snapshot (re)reads pid's map. s.mu is held.
+// snapshot (re)reads pid's map and caches it, or the failure to read it.
+// s.mu is held.
 func (s *ProcSymbolizer) snapshot(pid uint32) error {
+	maps, err := s.readMaps(pid)
+	if err != nil {
+		if p := s.procs[pid]; p != nil && p.err == nil {
+			// A re-read failed: the process is gone; keep what it mapped.
+			p.at = time.Now()
+			return err
+		}
+		s.procs[pid] = &symProc{at: time.Now(), err: err}
+		return err
+	}
 	dir := filepath.Join(s.procRoot, strconv.FormatUint(uint64(pid), 10))
-	f, err := os.Open(filepath.Join(dir, "maps"))
-	if err != nil {
-		return fmt.Errorf("memory map of pid %d: %w", pid, err)
-	}
-	defer f.Close()
-	maps, err := parseSymMaps(f)
-	if err != nil {
-		return fmt.Errorf("memory map of pid %d: %w", pid, err)
-	}
 	for i := range maps {
 		s.open(dir, &maps[i])
 	}
 	s.procs[pid] = &symProc{maps: maps, at: time.Now()}
 	return nil
+}
+
+// readMaps reads and parses /proc/PID/maps. s.mu is held.
+func (s *ProcSymbolizer) readMaps(pid uint32) ([]symMapping, error) {
+	if pid == 0 {
+		return nil, errKernelPID
+	}
+	s.mapsReads++
+	f, err := os.Open(filepath.Join(s.procRoot, strconv.FormatUint(uint64(pid), 10), "maps"))
+	if err != nil {
+		return nil, fmt.Errorf("memory map of pid %d: %w", pid, err)
+	}
+	defer f.Close()
+	maps, err := parseSymMaps(f)
+	if err != nil {
+		return nil, fmt.Errorf("memory map of pid %d: %w", pid, err)
+	}
+	return maps, nil
 }
 
 // open opens the file of mapping m (of the process whose /proc directory is
@@ -211,14 +244,15 @@ func (s *ProcSymbolizer) User(pid uint32, addr uint64) (name string, off uint64,
 		p = s.procs[pid]
 	}
 	var m *symMapping
-	if p != nil {
+	if p != nil && p.err == nil {
 		m = p.find(addr)
 		if m == nil && time.Since(p.at) > symRefresh {
+			// A miss re-reads the map (dlopen, exec), at most every
+			// symRefresh; a failed re-read keeps the old map and its
+			// time, so a process that is gone isn't retried per address.
 			if s.snapshot(pid) == nil {
 				p = s.procs[pid]
 				m = p.find(addr)
-			} else {
-				p.at = time.Now() // gone: do not retry for every address
 			}
 		}
 	}

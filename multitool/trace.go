@@ -1,7 +1,6 @@
 package multitool
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -159,6 +158,12 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		ringBytes = uint32(o.BufferPages * os.Getpagesize())
 	}
 	for i, p := range probes {
+		// Resolving and compiling a wildcard's layouts takes a while:
+		// Ctrl-C stops between probes and between layouts, as attaching
+		// stops between targets.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		head, err := HeadOfProbe(p, o.Specs[i])
 		if err != nil {
 			return err
@@ -205,6 +210,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 		// that compile to the same code (the spec reads nothing in
 		// which they differ) then share one program.
 		err = plan.MergeLayouts(func(l int) (string, error) {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
 			var key strings.Builder
 			for mi, m := range plan.Modes {
 				// Two stand-in targets: the index comes from the cookie
@@ -231,6 +239,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			env.logf("probe %d (%s): %d targets in %d layouts", i, o.Specs[i], len(plan.Targets), len(plan.Layouts))
 		}
 		for l := range plan.Layouts {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			l, group, recIdx := l, plan.LayoutTargets(l), uint32(len(tps))
 			tp := &traceProbe{spec: i, plan: plan, verbs: verbs, format: p.Format != nil, group: l, sleepable: map[compile.Mode]bool{}}
 			tps = append(tps, tp)
@@ -270,6 +281,9 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 			obj.Dump(env.Out)
 		}
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
 	defer func() {
@@ -327,8 +341,15 @@ func traceAttachErr(env Env, spec string, p *specparse.Probe, err error) error {
 }
 
 // traceLoop reads records until ctx ends or -M events were printed.
+//
+// Output goes through an asyncWriter, so a slow or blocked reader of
+// stdout (or slow -K/-U symbolization) can't hold up Ctrl-C: the loop
+// checks ctx between events and while it waits for the output. Once ctx
+// ends it stops reading, detaches every probe, and prints what the buffer
+// already holds for at most drainTimeout; what is left is counted and
+// reported on stderr as not printed.
 func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, tps []*traceProbe) error {
-	read, flushReader, closeReader, err := openEvents(sess, o.BufferPages)
+	rd, err := openEvents(sess, o.BufferPages)
 	if err != nil {
 		return err
 	}
@@ -353,8 +374,14 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		// first event is read.
 		sym.Snapshot(uint32(o.PID))
 	}
+	// Lines are built in a 64 KiB chunk that is handed to the writer
+	// whenever it fills or the ring buffer runs dry, so a burst costs one
+	// write per 64 KiB and a lone event appears at once.
+	const chunkSize = 64 << 10
+	out := newAsyncWriter(env.Out)
+	cur, curEvents := out.buffer(), 0
 	if !o.JSON {
-		fmt.Fprintln(env.Out, cols.Header())
+		fmt.Fprintln(cur, cols.Header())
 	}
 	if err := env.ready(); err != nil {
 		return err
@@ -384,8 +411,8 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		for {
 			select {
 			case <-ctx.Done():
-				// Print what is already in the buffer, then stop.
-				flushReader()
+				// Wake a read blocked on an idle buffer.
+				rd.flush()
 				return
 			case <-done:
 				return
@@ -399,7 +426,7 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		// race the Close, and before the session's maps go away.
 		close(done)
 		watcher.Wait()
-		closeReader()
+		rd.close()
 		reportLost(true)
 		if n := sess.Missed(); n > 0 {
 			fmt.Fprintf(env.Err, "%d events missed: the kernel skipped the program while it was already running on that CPU\n", n)
@@ -421,11 +448,6 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 	}()
 	var ev TraceEvent
 	printed := 0
-	// Lines are built in reused buffers and written through a 64 KiB
-	// buffer that is flushed whenever the ring buffer runs dry, so a burst
-	// costs one write per 64 KiB and a lone event appears at once.
-	bw := bufio.NewWriterSize(env.Out, 64<<10)
-	defer bw.Flush()
 	var msgBuf, line []byte
 	// -A: identical event texts are counted, and printed once each at the
 	// end, most frequent first.
@@ -433,31 +455,32 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 	var aggBuf bytes.Buffer
 	if o.Aggregate {
 		agg = &aggregator{counts: map[string]int{}}
-		defer func() { agg.print(bw) }()
 	}
 	var msgFilter []byte
 	if o.MsgFilter != "" {
 		msgFilter = []byte(o.MsgFilter)
 	}
-	printEvent := func(rec []byte) (bool, error) {
+	// printEvent formats rec into cur (or the aggregate) and says whether
+	// it printed it.
+	printEvent := func(rec []byte) bool {
 		probe, err := TraceRecordProbe(rec)
 		if err != nil || int(probe) >= len(tps) {
-			return false, nil
+			return false
 		}
 		pi := int(probe)
 		tp := tps[pi]
 		if err := dec.Decode(rec, tp.layout, &ev); err != nil {
-			return false, nil
+			return false
 		}
 		if o.Name != "" && !strings.Contains(ev.Comm, o.Name) {
-			return false, nil
+			return false
 		}
 		if needSyms[pi] || o.UserStack {
 			sym.Snapshot(ev.PID)
 		}
 		msgBuf = AppendMessage(msgBuf[:0], tp.verbs, ev.Values, sym, ev.PID)
 		if msgFilter != nil && !bytes.Contains(msgBuf, msgFilter) {
-			return false, nil
+			return false
 		}
 		fn := funcName(tp.plan, ev.Target)
 		if o.KernelStack {
@@ -469,7 +492,7 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		if o.JSON {
 			b, err := TraceJSON(&ev, fn, string(msgBuf), clk, sym)
 			if err != nil {
-				return false, nil
+				return false
 			}
 			line = append(append(line[:0], b...), '\n')
 		} else {
@@ -477,57 +500,124 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 			// than allocating a string per event.
 			line = append(append(cols.AppendLine(line[:0], &ev, fn, "", clk), msgBuf...), '\n')
 		}
-		var out interface {
-			io.Writer
-			io.ByteWriter
-		} = bw
+		w := cur
 		if agg != nil {
 			aggBuf.Reset()
-			out = &aggBuf
+			w = &aggBuf
 		}
-		if _, err := out.Write(line); err != nil {
-			return false, err
-		}
+		w.Write(line)
 		if !o.JSON && (o.KernelStack || o.UserStack) {
 			if o.KernelStack {
-				writeStack(out, ev.KAddrs, ev.KStack, false, ev.PID, o.Address, sym)
+				writeStack(w, ev.KAddrs, ev.KStack, false, ev.PID, o.Address, sym)
 			}
 			if o.UserStack {
-				writeStack(out, ev.UAddrs, ev.UStack, true, ev.PID, o.Address, sym)
+				writeStack(w, ev.UAddrs, ev.UStack, true, ev.PID, o.Address, sym)
 			}
-			out.WriteByte('\n')
+			w.WriteByte('\n')
 		}
 		if agg != nil {
 			agg.add(aggBuf.String())
+		} else {
+			curEvents++
 		}
-		return true, nil
+		return true
 	}
-	for {
-		rec, remaining, lost, err := read()
+	// send hands the current chunk to the writer, waiting until ctx ends.
+	send := func(ctx context.Context) error {
+		if err := out.send(ctx, cur, curEvents); err != nil {
+			return err
+		}
+		cur, curEvents = out.buffer(), 0
+		return nil
+	}
+	full := func() bool { return o.MaxEvents > 0 && printed >= o.MaxEvents }
+	var loopErr error
+	outputClosed := false
+	for !full() && ctx.Err() == nil {
+		rec, remaining, lost, err := rd.read()
 		if err != nil {
-			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, perf.ErrFlushed) || errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, perf.ErrClosed) || ctx.Err() != nil {
-				return nil
+			if ctx.Err() == nil && !isReaderDone(err) {
+				loopErr = fmt.Errorf("read events: %w", err)
 			}
-			return fmt.Errorf("read events: %w", err)
+			break
 		}
 		if lost > 0 {
 			fmt.Fprintln(env.Err, LostMessage(lost))
 			continue
 		}
-		if ok, err := printEvent(rec); err != nil {
-			return nil // output closed
-		} else if ok {
+		if printEvent(rec) {
 			printed++
-			if o.MaxEvents > 0 && printed >= o.MaxEvents {
-				return nil
-			}
 		}
-		if remaining == 0 {
-			if err := bw.Flush(); err != nil {
-				return nil
+		if remaining == 0 || cur.Len() >= chunkSize || full() {
+			if err := send(ctx); err != nil && ctx.Err() == nil {
+				outputClosed = true
+				break
 			}
 		}
 	}
+
+	// finish bounds the rest of the output: after cancellation (now or
+	// while the rest is written), drainTimeout more.
+	var finish context.Context
+	dropped := 0
+	if ctx.Err() != nil && !outputClosed {
+		// Interrupted: detach first, so the buffer stops filling, then
+		// print what it already holds, within the bound.
+		sess.Detach()
+		var cancel context.CancelFunc
+		finish, cancel = context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		rd.setDeadline(time.Now()) // read only what is there
+		for !full() {
+			rec, remaining, lost, err := rd.read()
+			if errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, perf.ErrFlushed) {
+				continue // the watcher's wake-up; read on to the deadline
+			}
+			if err != nil {
+				break
+			}
+			if lost > 0 {
+				fmt.Fprintln(env.Err, LostMessage(lost))
+				continue
+			}
+			if finish.Err() != nil || outputClosed {
+				dropped++ // counted, not formatted: it could not be printed in time
+				continue
+			}
+			if printEvent(rec) {
+				printed++
+			}
+			if remaining == 0 || cur.Len() >= chunkSize || full() {
+				if err := send(finish); err != nil && finish.Err() == nil {
+					outputClosed = true
+				}
+			}
+		}
+	} else {
+		var cancel context.CancelFunc
+		finish, cancel = afterCancel(ctx, drainTimeout)
+		defer cancel()
+	}
+	if agg != nil {
+		agg.print(cur)
+		curEvents = printed
+	}
+	if !outputClosed && send(finish) != nil {
+		dropped += curEvents
+	}
+	unwritten, werr := out.close(finish)
+	dropped += unwritten
+	if werr == nil && !outputClosed && dropped > 0 {
+		fmt.Fprintln(env.Err, droppedMessage(dropped, "events"))
+	}
+	return loopErr
+}
+
+// isReaderDone says whether a read error means the reader was flushed or
+// closed, rather than failed.
+func isReaderDone(err error) bool {
+	return errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, perf.ErrFlushed) || errors.Is(err, os.ErrClosed) ||
+		errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, perf.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 func writeStack(w io.Writer, addrs []uint64, id int32, user bool, pid uint32, showAddr bool, sym Symbolizer) {
@@ -574,48 +664,65 @@ func funcName(plan *Plan, target uint64) string {
 	return plan.Head.Func
 }
 
-// openEvents opens the session's ring buffer (or perf buffer) and returns
-// a blocking read function returning one record, the bytes still waiting
-// behind it, and a count of records the perf buffer lost; a function that
-// makes reads return what is buffered and then ErrFlushed; and a function
-// that closes the reader.
-func openEvents(sess *bpf.Session, pages int) (func() ([]byte, int, uint64, error), func(), func(), error) {
+// eventReader reads the session's event buffer.
+type eventReader struct {
+	// read blocks for one record and returns it, the bytes still waiting
+	// behind it, and a count of records the perf buffer lost.
+	read func() ([]byte, int, uint64, error)
+	// flush makes a blocked read return what is buffered and then
+	// ErrFlushed; it may be called from another goroutine.
+	flush func()
+	// setDeadline makes reads fail with os.ErrDeadlineExceeded, once the
+	// buffer is empty, from t on; not concurrently with read.
+	setDeadline func(t time.Time)
+	// close closes the reader; more calls do nothing.
+	close func()
+}
+
+// openEvents opens the session's ring buffer (or perf buffer).
+func openEvents(sess *bpf.Session, pages int) (*eventReader, error) {
 	var once sync.Once
 	events := sess.Map(compile.MapEvents)
 	if events == nil {
-		return nil, nil, nil, errors.New("no events map")
+		return nil, errors.New("no events map")
 	}
 	if events.Type() == ebpf.RingBuf {
 		rd, err := ringbuf.NewReader(events)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		var rec ringbuf.Record
-		return func() ([]byte, int, uint64, error) {
+		return &eventReader{
+			read: func() ([]byte, int, uint64, error) {
 				if err := rd.ReadInto(&rec); err != nil {
 					return nil, 0, 0, err
 				}
 				return rec.RawSample, rec.Remaining, 0, nil
-			}, func() { rd.Flush() }, func() {
-				once.Do(func() { rd.Close() })
-			}, nil
+			},
+			flush:       func() { rd.Flush() },
+			setDeadline: rd.SetDeadline,
+			close:       func() { once.Do(func() { rd.Close() }) },
+		}, nil
 	}
 	if pages <= 0 {
 		pages = 64
 	}
 	rd, err := perf.NewReader(events, pages*os.Getpagesize())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	var rec perf.Record
-	return func() ([]byte, int, uint64, error) {
+	return &eventReader{
+		read: func() ([]byte, int, uint64, error) {
 			if err := rd.ReadInto(&rec); err != nil {
 				return nil, 0, 0, err
 			}
 			return rec.RawSample, rec.Remaining, rec.LostSamples, nil
-		}, func() { rd.Flush() }, func() {
-			once.Do(func() { rd.Close() })
-		}, nil
+		},
+		flush:       func() { rd.Flush() },
+		setDeadline: rd.SetDeadline,
+		close:       func() { once.Do(func() { rd.Close() }) },
+	}, nil
 }
 
 // aggregator counts identical event texts for -A.

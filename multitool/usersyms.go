@@ -2,7 +2,7 @@ package multitool
 
 import (
 	"fmt"
-	"os"
+	"io"
 
 	"golang.org/x/arch/x86/x86asm"
 
@@ -81,15 +81,10 @@ func findUSDT(b Binary, match func(dwarfinfo.USDTProbe) bool, name string, liter
 
 // retSites returns the file offsets of the RET instructions of a function,
 // decoded with x86asm.
-func retSites(path string, s dwarfinfo.Symbol) ([]uint64, error) {
+func retSites(f io.ReaderAt, s dwarfinfo.Symbol) ([]uint64, error) {
 	if s.Size == 0 {
 		return nil, fmt.Errorf("symbol has no size")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	code := make([]byte, s.Size)
 	if _, err := f.ReadAt(code, int64(s.Offset)); err != nil {
 		return nil, err

@@ -28,7 +28,12 @@ type Target struct {
 	Symbol          string // KernelFunc: kernel symbol to attach to
 	Category, Event string // Tracepoint, SyscallEnter/Exit: tracefs event
 	Syscall         int    // SyscallEnter/Exit: syscall number
-	Path            string // UserFunc: binary or library path
+	Path            string // UserFunc: binary or library path, for messages
+	// File is, for UserFunc, the path the kernel opens to attach: a
+	// /proc/self/fd link to the file btool parsed, so that a symlink
+	// switched between parsing and attaching cannot move the probe into
+	// another binary at this one's offset. Empty means Path.
+	File string
 	// Offset is, for UserFunc, the file offset of the location; for
 	// KernelFunc, the offset into Symbol of a kprobe at func+off (0: the
 	// entry), for link.KprobeOptions.Offset. Plans with a kernel offset
