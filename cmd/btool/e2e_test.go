@@ -505,10 +505,10 @@ func TestKernelFunccountDetaches(t *testing.T) {
 }
 
 // startBtoolOut is startBtool with stdout sent to f (nil: captured).
-func startBtoolOut(t *testing.T, f *os.File, args ...string) *tracer {
+// startProcess starts btool with args, stdout to f (nil: captured), and
+// kills it at cleanup; it does not wait for anything.
+func startProcess(t *testing.T, f *os.File, args ...string) *tracer {
 	t.Helper()
-	ready := filepath.Join(t.TempDir(), "ready")
-	args = append([]string{args[0], "--ready-file", ready}, args[1:]...)
 	tr := &tracer{t: t, cmd: exec.Command(testutil.BtoolBin(t), args...), done: make(chan struct{})}
 	tr.cmd.Stdout, tr.cmd.Stderr = &tr.out, &tr.err
 	if f != nil {
@@ -523,6 +523,14 @@ func startBtoolOut(t *testing.T, f *os.File, args ...string) *tracer {
 		close(tr.done)
 	}()
 	t.Cleanup(func() { tr.cmd.Process.Kill(); <-tr.done })
+	return tr
+}
+
+func startBtoolOut(t *testing.T, f *os.File, args ...string) *tracer {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	args = append([]string{args[0], "--ready-file", ready}, args[1:]...)
+	tr := startProcess(t, f, args...)
 	deadline := time.After(30 * time.Second * timeScale())
 	for {
 		if _, err := os.Stat(ready); err == nil {

@@ -150,19 +150,8 @@ int main(void) { return target(0); }
 	t.Setenv("BTOOL_TEST_PAUSE_AFTER_OPEN", pause)
 
 	ready := filepath.Join(dir, "ready")
-	tr := &tracer{t: t, done: make(chan struct{})}
 	args := append([]string{"trace", "-v", "--ready-file", ready, "-M", fmt.Sprint(n)}, extra...)
-	tr.cmd = exec.Command(testutil.BtoolBin(t), append(args, link+`:target "x=%d", arg1`)...)
-	tr.cmd.Stdout, tr.cmd.Stderr = &tr.out, &tr.err
-	if err := tr.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		tr.cmd.Wait()
-		tr.exitCode = tr.cmd.ProcessState.ExitCode()
-		close(tr.done)
-	}()
-	t.Cleanup(func() { tr.cmd.Process.Kill(); <-tr.done })
+	tr := startProcess(t, nil, append(args, link+`:target "x=%d", arg1`)...)
 	waitFile := func(p string) {
 		t.Helper()
 		deadline := time.After(30 * time.Second * timeScale())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -26,15 +25,7 @@ func TestKernelFunccountLibcWildcard(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	m := regexp.MustCompile(`^Tracing (\d+) functions`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no banner:\n%s", out)
-	}
-	attached, _ := strconv.Atoi(m[1])
-	skipped := 0
-	if s := regexp.MustCompile(`warning: (\d+) of (\d+) targets could not be attached`).FindStringSubmatch(errs); s != nil {
-		skipped, _ = strconv.Atoi(s[1])
-	}
+	attached, skipped, _ := attachReport(t, out, errs)
 	if attached+skipped != matches || attached < matches*9/10 {
 		t.Fatalf("%d attached + %d reported skipped, of %d functions; stderr:\n%s", attached, skipped, matches, errs)
 	}
