@@ -82,7 +82,7 @@ func TestKernelReadyFileSymlink(t *testing.T) {
 func TestKernelClosedStdout(t *testing.T) {
 	requireRoot(t)
 	for _, args := range [][]string{
-		{"funccount", "c:malloc"},
+		{"funccount", "t:syscalls:sys_enter_getppid"}, // not c:malloc: the VMs have no shared libc
 		{"trace", "t:syscalls:sys_enter_getppid"},
 	} {
 		r, w, err := os.Pipe()

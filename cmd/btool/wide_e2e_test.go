@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,12 +17,19 @@ func TestKernelFunccountLibcWildcard(t *testing.T) {
 	if !haveFeature(t, "uprobe_multi") {
 		return
 	}
-	list, _, code := runBtool(t, "list", "c:*")
+	// libc where the system has it shared; the test VMs have none, so
+	// there every function of a statically linked fixture (libc's
+	// included) instead.
+	pattern := "c:*"
+	if os.Getenv("BTOOL_WORKLOADS") != "" {
+		pattern = buildC(t, "calls.c") + ":*"
+	}
+	list, _, code := runBtool(t, "list", pattern)
 	if code != 0 {
-		t.Fatalf("list c:*: exit %d", code)
+		t.Fatalf("list %s: exit %d", pattern, code)
 	}
 	matches := strings.Count(list, "\n")
-	out, errs, code := runBtool(t, "funccount", "-v", "-d", "0.1", "c:*")
+	out, errs, code := runBtool(t, "funccount", "-v", "-d", "0.1", pattern)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
