@@ -382,6 +382,10 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 	cur, curEvents := out.buffer(), 0
 	if !o.JSON {
 		fmt.Fprintln(cur, cols.Header())
+		// The header goes out at once, not with the first events.
+		if err := out.send(ctx, cur, 0); err == nil {
+			cur = out.buffer()
+		}
 	}
 	if err := env.ready(); err != nil {
 		return err
@@ -601,6 +605,14 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 	if agg != nil {
 		agg.print(cur)
 		curEvents = printed
+	}
+	if finish.Err() != nil && !outputClosed {
+		// The drain's time went to formatting (symbolizing a stack can
+		// take a while), not necessarily to a blocked output: give the
+		// writer one more bound to take what is ready.
+		var cancel context.CancelFunc
+		finish, cancel = context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
 	}
 	if !outputClosed && send(finish) != nil {
 		dropped += curEvents

@@ -125,6 +125,14 @@ func (a *asyncWriter) send(ctx context.Context, b *bytes.Buffer, events int) err
 		return a.err
 	default:
 	}
+	// Room now wins over an ended ctx: select would pick between them at
+	// random, and a writer that keeps up must get what is ready.
+	select {
+	case a.ch <- outChunk{b, events}:
+		a.sent += int64(events)
+		return nil
+	default:
+	}
 	select {
 	case a.ch <- outChunk{b, events}:
 		a.sent += int64(events)
