@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	ebtf "github.com/cilium/ebpf/btf"
 
@@ -755,28 +754,13 @@ func (pl *Planner) openBinary(h *ProbeHead) (Binary, error) {
 	}
 	pl.binaries[h.Library] = b
 	pl.opened = append(pl.opened, b)
-	pauseAfterOpen()
+	afterOpen()
 	return b, nil
 }
 
-// pauseAfterOpen lets a host test switch a symlink between the planner's
-// opening a binary and the session's attaching to it: when
-// $BTOOL_TEST_PAUSE_AFTER_OPEN names a path P, it creates P.opened and
-// waits (up to 30 s) until P.go exists.
-func pauseAfterOpen() {
-	p := os.Getenv("BTOOL_TEST_PAUSE_AFTER_OPEN")
-	if p == "" {
-		return
-	}
-	if f, err := os.Create(p + ".opened"); err == nil {
-		f.Close()
-	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if _, err := os.Stat(p + ".go"); err == nil {
-			return
-		}
-	}
-}
+// afterOpen runs after the planner opens a binary; tests set it to change
+// the file system between parsing and attaching.
+var afterOpen = func() {}
 
 func (pl *Planner) planUser(h *ProbeHead) (*Plan, error) {
 	pos, end := h.funcSpan()

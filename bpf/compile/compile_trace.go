@@ -193,27 +193,3 @@ func (s *RecordSink) gen(g *codegen, b *Build) error {
 	})
 	return nil
 }
-
-// CompileTrace generates trace's program for one attach of ct: Compile
-// with a RecordSink configured from o. It returns the instructions and the
-// layout of the records they emit.
-func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLayout, error) {
-	if ct == nil {
-		return nil, nil, fmt.Errorf("compile trace: nil probe")
-	}
-	b := &Build{
-		Name: "trace", Mode: ModeKprobe, Checked: ct,
-		Filters: Filters{PID: o.PID, TID: o.TID, UID: o.UID, SkipTGID: o.SkipTGID, CPU: -1, CgroupFD: o.CgroupFD,
-			Syscall: o.Syscall, SyscallExit: o.SyscallExit},
-		Index: IndexSource{From: IndexConst, Value: o.Target},
-		Sink:  &RecordSink{ProbeIndex: o.ProbeIndex, KernelStack: o.KernelStack, UserStack: o.UserStack, PerfBuffer: o.PerfBuffer},
-	}
-	if o.TargetFrom == TargetCookie {
-		b.Index = IndexSource{From: IndexCookie}
-	}
-	spec, err := Compile(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	return spec.Instructions, ct.Layout(), nil
-}

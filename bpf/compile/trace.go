@@ -166,35 +166,6 @@ const (
 	MapScratch = "scratch" // per-CPU array of one record, where perf-buffer records are built
 )
 
-// TargetSource says where a program takes the HdrTarget index from.
-type TargetSource uint8
-
-// The target index sources.
-const (
-	TargetConst  TargetSource = iota // TraceOptions.Target, an immediate (one program per target, or one target)
-	TargetCookie                     // bpf_get_attach_cookie (kprobe_multi, uprobe_multi, perf links; 5.15+)
-)
-
-// TraceOptions are the per-program settings of CompileTrace.
-type TraceOptions struct {
-	ProbeIndex  uint32       // written to HdrProbe
-	Target      uint32       // with TargetConst: written to HdrTarget
-	TargetFrom  TargetSource // where HdrTarget comes from
-	PID         uint32       // only this tgid (-p); 0 for all
-	TID         uint32       // only this thread (-L); 0 for all
-	UID         int64        // only this uid (--uid); -1 for all
-	SkipTGID    uint32       // drop events of this tgid (btool itself, unless -S); 0 for none
-	KernelStack bool         // -K: bpf_get_stackid into MapStacks for HdrKStack
-	UserStack   bool         // -U: likewise, BPF_F_USER_STACK, for HdrUStack
-	PerfBuffer  bool         // emit with bpf_perf_event_output to a PERF_EVENT_ARRAY (kernels < 5.8) instead of the ring buffer
-	// Syscall, when not zero, is 1 + the syscall number a raw_syscalls
-	// program (raw tracepoint sys_enter or sys_exit) accepts; others
-	// exit at once. SyscallExit says the program is on sys_exit.
-	Syscall     int
-	SyscallExit bool
-	CgroupFD    int // -c: only tasks in this cgroup v2 directory or below (see Filters.CgroupFD); 0 for all
-}
-
 // The phase functions, implemented in check.go and compile_trace.go:
 //
 //	// CheckTrace types p's filter and printf arguments against pc. Every
@@ -202,11 +173,10 @@ type TraceOptions struct {
 //	// specparse.ErrorList; unknown names suggest the closest ones.
 //	func CheckTrace(p *specparse.Probe, pc *ProbeContext, o CheckOptions) (*CheckedTrace, error)
 //
-//	// CompileTrace generates the program for one attach of ct: filters,
-//	// predicate, then one record per event in the ring buffer (or perf
-//	// buffer), laid out as the returned EventLayout. Maps are referenced
-//	// by the Map* names.
-//	func CompileTrace(ct *CheckedTrace, o TraceOptions) (asm.Instructions, *EventLayout, error)
+//	// Compile (program.go) with a RecordSink generates the program for
+//	// one attach of ct: filters, predicate, then one record per event in
+//	// the ring buffer (or perf buffer), laid out as ct.Layout(). Maps are
+//	// referenced by the Map* names; Assemble builds them per mode.
 
 // SpecPart names the part of a probe spec some instructions were generated
 // from: the filter, one printf argument, or fixed code (the record header,

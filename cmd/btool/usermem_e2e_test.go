@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,108 +90,5 @@ func BenchmarkUserProbesRSS(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak-rss-MB")
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "run-ms")
 		})
-	}
-}
-
-// TestKernelTraceUprobeSymlinkSwap switches the symlink a probe names to
-// another binary after btool has opened it but before it attaches: the
-// probe must still land in the binary btool parsed (it attaches through
-// its open file), so running that binary produces the events.
-func TestKernelTraceUprobeSymlinkSwap(t *testing.T) {
-	requireRoot(t)
-	for _, mode := range []string{"uprobe_multi", "uprobe"} {
-		t.Run(mode, func(t *testing.T) {
-			var args []string
-			if mode == "uprobe" {
-				args = []string{"--no-feature", "uprobe_multi"}
-			} else if !haveFeature(t, "uprobe_multi") {
-				return
-			}
-			testUprobeSymlinkSwap(t, args)
-		})
-	}
-}
-
-func testUprobeSymlinkSwap(t *testing.T, extra []string) {
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc is not installed")
-	}
-	dir := t.TempDir()
-	build := func(name, src string) string {
-		c := filepath.Join(dir, name+".c")
-		if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		bin := filepath.Join(dir, name)
-		if out, err := exec.Command(cc, "-O1", "-o", bin, c).CombinedOutput(); err != nil {
-			t.Fatalf("gcc: %v\n%s", err, out)
-		}
-		return bin
-	}
-	const n = 7
-	// target sits at different offsets in the two binaries; b never runs
-	// a's target offset as a function entry.
-	a := build("a", `#include <stdlib.h>
-__attribute__((noinline)) int target(int x) { __asm__ volatile(""); return x + 1; }
-int main(int argc, char **argv) { int s = 0; for (int i = 0; i < atoi(argv[1]); i++) s = target(s); return s == 0; }
-`)
-	b := build("b", `static volatile int sink;
-__attribute__((noinline)) void pad(void) { for (int i = 0; i < 100; i++) sink += i * 3; sink ^= 5; sink *= 7; }
-__attribute__((noinline)) int target(int x) { pad(); return x - 1; }
-int main(void) { return target(0); }
-`)
-	link := filepath.Join(dir, "prog")
-	if err := os.Symlink(a, link); err != nil {
-		t.Fatal(err)
-	}
-	pause := filepath.Join(dir, "pause")
-	t.Setenv("BTOOL_TEST_PAUSE_AFTER_OPEN", pause)
-
-	ready := filepath.Join(dir, "ready")
-	args := append([]string{"trace", "-v", "--ready-file", ready, "-M", fmt.Sprint(n)}, extra...)
-	tr := startProcess(t, nil, append(args, link+`:target "x=%d", arg1`)...)
-	waitFile := func(p string) {
-		t.Helper()
-		deadline := time.After(30 * time.Second * timeScale())
-		for {
-			if _, err := os.Stat(p); err == nil {
-				return
-			}
-			select {
-			case <-tr.done:
-				t.Fatalf("btool exited %d before %s:\n%s", tr.exitCode, filepath.Base(p), tr.err.String())
-			case <-deadline:
-				t.Fatalf("btool did not reach %s in time:\n%s", filepath.Base(p), tr.err.String())
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}
-	waitFile(pause + ".opened")
-	// Switch the link atomically to b, as a package upgrade would.
-	tmp := link + ".new"
-	if err := os.Symlink(b, tmp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pause+".go", nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	waitFile(ready)
-
-	if out, err := exec.Command(b).CombinedOutput(); err != nil && !strings.Contains(err.Error(), "exit status") {
-		t.Fatalf("b: %v %s", err, out)
-	}
-	if out, err := exec.Command(a, fmt.Sprint(n)).CombinedOutput(); err != nil {
-		t.Fatalf("a: %v %s", err, out)
-	}
-	out := tr.wait()
-	if got := strings.Count(out, "x="); got != n {
-		t.Fatalf("%d events, want %d (the probe must be in %s, the binary parsed):\n%s\n%s", got, n, a, out, tr.err.String())
-	}
-	if strings.Contains(out+tr.err.String(), "/proc/self/fd") {
-		t.Errorf("output names the attach path, not the binary:\n%s\n%s", out, tr.err.String())
 	}
 }
