@@ -22,17 +22,17 @@ type ArgdistProbe struct {
 	Provider   string // USDT provider; "" if not given
 	Func       string // function, tracepoint event or USDT probe
 	FuncPos    Pos
-	Params     []*Param    // the signature; never nil (empty for "()")
+	Params     []*Param // the signature; never nil (empty for "()")
 	// Types has one entry per expression; nil when no types and
 	// expressions were given (the tool's default applies). A nil entry
 	// means the expression's own type (BTF, DWARF or the tracepoint
 	// format): written "_", or every entry when the types part is empty
 	// ("p::vfs_read()::count").
-	Types []*TypeName
-	Exprs []Expr // same length as Types
-	Filter     Expr        // nil means no filter
-	Label      string      // text after '#', trimmed; "" if none
-	LabelPos   Pos         // position of '#' if a label was given
+	Types    []*TypeName
+	Exprs    []Expr // same length as Types
+	Filter   Expr   // nil means no filter
+	Label    string // text after '#', trimmed; "" if none
+	LabelPos Pos    // position of '#' if a label was given
 }
 
 // ParseArgdist parses one argdist specifier (see ArgdistProbe). On failure
