@@ -317,6 +317,11 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 // spec error pointing at the part of the spec whose code was rejected, or
 // at the whole probe; other errors pass through.
 func traceAttachErr(env Env, spec string, p *specparse.Probe, err error) error {
+	return specAttachErr(env, spec, p.Pos, p.End, err)
+}
+
+// specAttachErr is traceAttachErr for a probe spanning pos..end of spec.
+func specAttachErr(env Env, spec string, pos, end specparse.Pos, err error) error {
 	var ve *ebpf.VerifierError
 	var pe *bpf.ProbeError
 	if !errors.As(err, &ve) || !errors.As(err, &pe) {
@@ -330,7 +335,7 @@ func traceAttachErr(env Env, spec string, p *specparse.Probe, err error) error {
 		hint = ""
 	}
 	// A runtime failure, but it belongs to this spec.
-	pos, end, what := p.Pos, p.End, "this probe"
+	what := "this probe"
 	if pe.HasPart && pe.Part.HasSpan {
 		pos, end, what = pe.Part.Pos, pe.Part.End, "the code for "+pe.Part.Label
 	} else if pe.HasPart {

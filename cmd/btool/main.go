@@ -40,6 +40,7 @@ const (
 var (
 	runTrace     = multitool.Trace
 	runFunccount = multitool.Funccount
+	runArgdist   = multitool.Argdist
 	runList      = multitool.List
 	runFeatures  = multitool.PrintFeatures
 )
@@ -304,6 +305,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			traceCommand(stdout, stderr),
 			funccountCommand(stdout, stderr),
+			argdistCommand(stdout, stderr),
 			listCommand(stdout, stderr),
 			featuresCommand(stdout, stderr),
 		},
@@ -311,7 +313,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
-			return usage("unknown command %q (commands: trace, funccount, list, features)", c.Args().First())
+			return usage("unknown command %q (commands: trace, funccount, argdist, list, features)", c.Args().First())
 		}
 		return cli.ShowAppHelp(c)
 	}
@@ -387,6 +389,104 @@ func funccountCommand(stdout, stderr io.Writer) *cli.Command {
 			return runFunccount(c.Context, o, env)
 		},
 	}
+}
+
+func argdistCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "argdist",
+		Usage:     "count or histogram the values of expressions at functions, tracepoints or USDT probes, in the kernel",
+		ArgsUsage: "(-C|-H|-L|-S SPEC)...",
+		Description: "SPEC is bcc's argdist specifier:\n" +
+			"  {p,r,t,u}:{[library],category}:function(signature)[:type[,type...]:expr[,expr...][:filter]][#label]\n" +
+			"Types may be left out (an empty part, or _ for one) where BTF, DWARF or the tracepoint knows them.\n" +
+			"-C counts events per value of the expressions; -H, -L and -S aggregate the first expression,\n" +
+			"per value of the others: a log2 histogram, a linear one (-L MIN,MAX,STEP:SPEC), or\n" +
+			"count, sum, average, minimum and maximum. Special variables: $retval, $latency, $entry(param),\n" +
+			"$PID (process id), $COMM. Examples:\n" +
+			"  btool argdist -H 't:syscalls:sys_enter_read():u64:args->count'\n" +
+			"  btool argdist -C 't:raw_syscalls:sys_enter():u32,char*:$PID,$COMM' -T 5\n" +
+			"  btool argdist -S 't:syscalls:sys_exit_read():s64,char*:args->ret,$COMM:args->ret > 0#bytes read'\n" +
+			"  btool argdist -H 'r::vfs_read():u64:$latency/1000#read latency (us)'",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.StringSliceFlag{Name: "count", Aliases: []string{"C"}, Usage: "count events per key: `SPEC`'s expressions (repeatable)"},
+			&cli.StringSliceFlag{Name: "histogram", Aliases: []string{"H"}, Usage: "log2 histogram of `SPEC`'s first expression, one per key of the others (repeatable)"},
+			&cli.StringSliceFlag{Name: "linear", Aliases: []string{"L"}, Usage: "linear histogram: `MIN,MAX,STEP:SPEC` (repeatable)"},
+			&cli.StringSliceFlag{Name: "stats", Aliases: []string{"S"}, Usage: "count, sum, average, min and max of `SPEC`'s first expression per key of the others (repeatable)"},
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID`"},
+			&cli.StringFlag{Name: "string-size", Aliases: []string{"z"}, Value: "80", Usage: "capture `N` bytes of string keys"},
+			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Value: "1", Usage: "print every `SECONDS`"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+			&cli.StringFlag{Name: "number", Aliases: []string{"n"}, Usage: "stop after `COUNT` intervals"},
+			&cli.BoolFlag{Name: "cumulative", Aliases: []string{"c"}, Usage: "print totals since the start, not per interval"},
+			&cli.StringFlag{Name: "top", Aliases: []string{"T"}, Usage: "print only the top `N` rows of -C and -S tables"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit (-v prints them too, then runs)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per interval"},
+			probeLimitFlag(),
+		}, commonFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return usage("unexpected argument %q: give each specifier with -C, -H, -L or -S", c.Args().First())
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.ArgdistOptions{
+				Counts:     c.StringSlice("count"),
+				Hists:      c.StringSlice("histogram"),
+				Linears:    c.StringSlice("linear"),
+				Stats:      c.StringSlice("stats"),
+				PID:        c.Int("pid"),
+				Cumulative: c.Bool("cumulative"),
+				DryRun:     c.Bool("dry-run"),
+				JSON:       c.Bool("json"),
+			}
+			if len(o.Counts)+len(o.Hists)+len(o.Linears)+len(o.Stats) == 0 {
+				return usage("at least one specifier is required: -C, -H, -L or -S SPEC")
+			}
+			if o.ProbeLimit, err = probeLimit(c); err != nil {
+				return err
+			}
+			if o.StringSize, err = count(c, "z", "string-size", 1, 4096); err != nil {
+				return err
+			}
+			if o.Count, err = count(c, "n", "number", 1, math.MaxInt32); err != nil {
+				return err
+			}
+			if o.Top, err = count(c, "T", "top", 1, math.MaxInt32); err != nil {
+				return err
+			}
+			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+				return err
+			}
+			if o.Interval < minInterval {
+				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
+			}
+			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			return runArgdist(c.Context, o, env)
+		},
+	}
+}
+
+// count parses flag -short (--long) as a whole number in lo..hi; an unset
+// flag is 0.
+func count(c *cli.Context, short, long string, lo, hi int) (int, error) {
+	s := c.String(long)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < lo || n > hi {
+		return 0, usage("-%s: expected a whole number from %d to %d, got %q", short, lo, hi, s)
+	}
+	return n, nil
 }
 
 func listCommand(stdout, stderr io.Writer) *cli.Command {
