@@ -160,7 +160,7 @@ func Argdist(ctx context.Context, o ArgdistOptions, env Env) error {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "; %s %s: %s\n", a.kind.flag(), bp.Name, a.spec)
+				fmt.Fprintf(w, "; %s\n", bp.Name)
 				obj.Dump(w)
 			}
 		}

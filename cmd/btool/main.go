@@ -410,10 +410,10 @@ func argdistCommand(stdout, stderr io.Writer) *cli.Command {
 		UseShortOptionHandling: true,
 		OnUsageError:           onUsageError,
 		Flags: append([]cli.Flag{
-			&cli.StringSliceFlag{Name: "count", Aliases: []string{"C"}, Usage: "count events per key: `SPEC`'s expressions (repeatable)"},
-			&cli.StringSliceFlag{Name: "histogram", Aliases: []string{"H"}, Usage: "log2 histogram of `SPEC`'s first expression, one per key of the others (repeatable)"},
-			&cli.StringSliceFlag{Name: "linear", Aliases: []string{"L"}, Usage: "linear histogram: `MIN,MAX,STEP:SPEC` (repeatable)"},
-			&cli.StringSliceFlag{Name: "stats", Aliases: []string{"S"}, Usage: "count, sum, average, min and max of `SPEC`'s first expression per key of the others (repeatable)"},
+			&cli.GenericFlag{Name: "C", Value: &specList{}, Usage: "count events per key: `SPEC`'s expressions (repeatable)"},
+			&cli.GenericFlag{Name: "H", Value: &specList{}, Usage: "log2 histogram of `SPEC`'s first expression, one per key of the others (repeatable)"},
+			&cli.GenericFlag{Name: "L", Value: &specList{}, Usage: "linear histogram: `MIN,MAX,STEP:SPEC` (repeatable)"},
+			&cli.GenericFlag{Name: "S", Value: &specList{}, Usage: "count, sum, average, min and max of `SPEC`'s first expression per key of the others (repeatable)"},
 			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID`"},
 			&cli.StringFlag{Name: "string-size", Aliases: []string{"z"}, Value: "80", Usage: "capture `N` bytes of string keys"},
 			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Value: "1", Usage: "print every `SECONDS`"},
@@ -434,10 +434,10 @@ func argdistCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			o := multitool.ArgdistOptions{
-				Counts:     c.StringSlice("count"),
-				Hists:      c.StringSlice("histogram"),
-				Linears:    c.StringSlice("linear"),
-				Stats:      c.StringSlice("stats"),
+				Counts:     specs(c, "C"),
+				Hists:      specs(c, "H"),
+				Linears:    specs(c, "L"),
+				Stats:      specs(c, "S"),
 				PID:        c.Int("pid"),
 				Cumulative: c.Bool("cumulative"),
 				DryRun:     c.Bool("dry-run"),
@@ -473,6 +473,23 @@ func argdistCommand(stdout, stderr io.Writer) *cli.Command {
 			return runArgdist(c.Context, o, env)
 		},
 	}
+}
+
+// specList is a repeatable flag whose values are kept whole: argdist
+// specs contain commas, which urfave's slice flags would split on. Give
+// it one name only: urfave copies a value set through an alias to the
+// flag's other names by calling Set again.
+type specList struct{ specs []string }
+
+func (l *specList) Set(s string) error { l.specs = append(l.specs, s); return nil }
+func (l *specList) String() string     { return strings.Join(l.specs, " ") }
+
+// specs returns the values of a specList flag, in command-line order.
+func specs(c *cli.Context, name string) []string {
+	if l, ok := c.Generic(name).(*specList); ok {
+		return l.specs
+	}
+	return nil
 }
 
 // count parses flag -short (--long) as a whole number in lo..hi; an unset
