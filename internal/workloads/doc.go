@@ -7,6 +7,9 @@
 //     __x64_sys_getpid, __do_sys_getpid).
 //   - readfiles -n N -path P: opens, reads to EOF and closes P N times
 //     (do_sys_openat2, vfs_open, vfs_read, ...). P defaults to /proc/self/stat.
+//   - readsizes -reads 77x12345,5x0 -opens PATH:3: reads /dev/zero with
+//     buffers of known sizes (one read syscall each, returning its size)
+//     and opens files known numbers of times, for argdist.
 //   - spin -n N: calls the non-inlined Go function main.spinTarget N times,
 //     for uprobe tests.
 //
