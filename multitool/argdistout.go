@@ -23,6 +23,7 @@ type argdistTable struct {
 	Label  string
 	Title  string // -C, -S: the line above the table (label or spec)
 	Value  string // -H, -L, -S: the value's name (label or expression), the histograms' header
+	Expr   string // -H, -L, -S: the value's expression
 	Linear compile.Linear
 	// Calls says the probe has no expression: its one row counts calls.
 	Calls bool
@@ -99,17 +100,28 @@ func (ks keyParts) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		name, _ := json.Marshal(k.Name)
-		val, err := json.Marshal(k.value())
-		if err != nil {
+		if err := writeJSON(&b, k.Name); err != nil {
 			return nil, err
 		}
-		b.Write(name)
 		b.WriteByte(':')
-		b.Write(val)
+		if err := writeJSON(&b, k.value()); err != nil {
+			return nil, err
+		}
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// writeJSON writes v as JSON without escaping <, > and & (expressions
+// are full of "->"), and without the encoder's newline.
+func writeJSON(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1)
+	return nil
 }
 
 // decodeKey decodes the key parts of key laid out as l, named names.
@@ -150,7 +162,7 @@ func readArgdist(probes []*argdistProbe, cumulative bool) ([]argdistTable, error
 	for _, a := range probes {
 		t := argdistTable{Kind: a.kind, Spec: a.spec, Label: a.p.Label, Title: a.title(), Linear: a.lin, Calls: a.defaultCalls}
 		if a.kind != argCount {
-			t.Value = a.valueName()
+			t.Value, t.Expr = a.valueName(), a.names[0]
 		}
 		var rows [][]AggRow
 		for _, r := range a.readers {
@@ -308,7 +320,7 @@ func writeArgdistJSON(w io.Writer, now time.Time, tables []argdistTable, top int
 	out := argdistJSON{Time: now.Format(time.RFC3339Nano), Probes: []argdistTableJSON{}}
 	for i := range tables {
 		t := &tables[i]
-		tj := argdistTableJSON{Spec: t.Spec, Label: t.Label, Value: t.Value, Rows: []argdistRowJSON{}}
+		tj := argdistTableJSON{Spec: t.Spec, Label: t.Label, Value: t.Expr, Rows: []argdistRowJSON{}}
 		tj.Type = map[argdistKind]string{argCount: "count", argHist: "hist", argLinear: "linear", argStats: "stats"}[t.Kind]
 		for _, r := range t.sorted(top) {
 			rj := argdistRowJSON{Key: r.Key, Count: r.Count}
@@ -333,5 +345,11 @@ func writeArgdistJSON(w io.Writer, now time.Time, tables []argdistTable, top int
 		}
 		out.Probes = append(out.Probes, tj)
 	}
-	return json.NewEncoder(w).Encode(out)
+	var b bytes.Buffer
+	if err := writeJSON(&b, out); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	_, err := w.Write(b.Bytes())
+	return err
 }
