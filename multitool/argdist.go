@@ -79,7 +79,7 @@ type argdistProbe struct {
 	sinks   []*compile.AggSink // one; three (sum, min, max) for -S
 	layouts []compile.AggLayout
 	readers []*AggReader
-	bprobes []*bpf.Probe // entry probes first
+	bprobes []*bpf.Probe // the return probes, then the entry probes
 }
 
 // title is the line above a -C or -S table: the label, else the spec.
@@ -445,6 +445,9 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 	// The entry side: $entry(x) values and the $latency timestamp,
 	// stashed by an entry probe on the same function.
 	stashName := a.mapName("_stash")
+	// The entry probes attach after the return probes, so an entry is
+	// stashed only for a call whose return is probed.
+	var entries []*bpf.Probe
 	if len(a.entryExprs) > 0 || a.timestamp {
 		eh := *head
 		eh.Return, eh.ReadsNothing = false, len(a.entryExprs) == 0
@@ -477,7 +480,7 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 		}
 		for l := range a.entry.Layouts {
 			l, plan := l, a.entry
-			a.bprobes = append(a.bprobes, &bpf.Probe{Name: name("entry", plan, l), Kind: plan.Kind, Targets: plan.LayoutTargets(l), Modes: plan.Modes,
+			entries = append(entries, &bpf.Probe{Name: name("entry", plan, l), Kind: plan.Kind, Targets: plan.LayoutTargets(l), Modes: plan.Modes,
 				Build: func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
 					st, err := entryStash(l, m)
 					if err != nil {
@@ -571,6 +574,7 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 				return obj, err
 			}})
 	}
+	a.bprobes = append(a.bprobes, entries...)
 	return nil
 }
 
