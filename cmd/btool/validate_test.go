@@ -180,6 +180,8 @@ func FuzzCLI(f *testing.F) {
 		"features\x00--no-feature\x00x",
 		"trace\x00-Mp\x00--\x00x",
 		"funccount\x00--probe-limit\x00-1\x00x",
+		"argdist\x00-C\x00p:c:malloc(size_t n):u64,u8:n,n\x00-n\x002",
+		"argdist\x00-z\x000\x00-T\x00-1\x00-H\x00t:a:b()",
 		"-h",
 	} {
 		f.Add(s)
