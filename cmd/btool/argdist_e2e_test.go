@@ -166,7 +166,8 @@ type argdistJSONOut struct {
 }
 
 // TestKernelArgdistPerKeyTwoProcesses: a per-key histogram (-H with a
-// key) and per-key statistics (-S) are exact against two processes
+// key), a linear histogram (-L) and per-key statistics (-S) are exact
+// against two processes
 // reading known sizes, keyed by $PID; --json.
 func TestKernelArgdistPerKeyTwoProcesses(t *testing.T) {
 	requireRoot(t)
@@ -175,7 +176,8 @@ func TestKernelArgdistPerKeyTwoProcesses(t *testing.T) {
 	filter := "$PID == " + strconv.Itoa(w1.pid) + " || $PID == " + strconv.Itoa(w2.pid)
 	tr := startBtool(t, "argdist", "--json", "-i", "3600",
 		"-H", "t:syscalls:sys_enter_read()::args->count,$PID:"+filter,
-		"-S", "t:syscalls:sys_enter_read():u64,u32:args->count,$PID:"+filter)
+		"-S", "t:syscalls:sys_enter_read():u64,u32:args->count,$PID:"+filter,
+		"-L", "0,6000,1000:t:syscalls:sys_enter_read()::args->count:"+filter)
 	w1.run(t)
 	w2.run(t)
 	out := tr.stop(syscall.SIGINT)
@@ -184,7 +186,7 @@ func TestKernelArgdistPerKeyTwoProcesses(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	if len(got.Probes) != 2 || got.Probes[0].Type != "hist" || got.Probes[1].Type != "stats" || got.Probes[0].Value != "args->count" {
+	if len(got.Probes) != 3 || got.Probes[0].Type != "hist" || got.Probes[1].Type != "linear" || got.Probes[2].Type != "stats" || got.Probes[0].Value != "args->count" {
 		t.Fatalf("probes:\n%s", out)
 	}
 	pidOf := func(key map[string]any) int {
@@ -212,7 +214,7 @@ func TestKernelArgdistPerKeyTwoProcesses(t *testing.T) {
 	}
 	type stat struct{ count, sum, avg, min, max int64 }
 	stats := map[int]stat{}
-	for _, r := range got.Probes[1].Rows {
+	for _, r := range got.Probes[2].Rows {
 		stats[pidOf(r.Key)] = stat{int64(r.Count), r.Sum, r.Avg, r.Min, r.Max}
 	}
 	wantStats := map[int]stat{w1.pid: {13, 25000, 1923, 1000, 5000}, w2.pid: {20, 6000, 300, 300, 300}}
@@ -220,6 +222,16 @@ func TestKernelArgdistPerKeyTwoProcesses(t *testing.T) {
 		if stats[pid] != want {
 			t.Errorf("pid %d: %+v, want %+v", pid, stats[pid], want)
 		}
+	}
+	// -L: both processes in one linear histogram.
+	lin := map[uint64]uint64{}
+	for _, r := range got.Probes[1].Rows {
+		for _, b := range r.Buckets {
+			lin[b.Min] = b.Count
+		}
+	}
+	if want := map[uint64]uint64{0: 20, 1000: 10, 5000: 3}; len(lin) != 3 || lin[0] != 20 || lin[1000] != 10 || lin[5000] != 3 {
+		t.Errorf("linear buckets %v, want %v", lin, want)
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
@@ -297,5 +309,31 @@ func TestKernelArgdistKernelEntryLatency(t *testing.T) {
 				t.Errorf("$latency histogram holds %d reads, want 77 (or 78 with the stdin read):\n%s", total, out)
 			}
 		})
+	}
+}
+
+// TestKernelArgdistIntervals: -n ends the run after that many intervals,
+// each headed by [HH:MM:SS]; with -c the counts only grow.
+func TestKernelArgdistIntervals(t *testing.T) {
+	requireRoot(t)
+	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", "100000000", "-wait")
+	spec := "t:syscalls:sys_enter_getpid()#getpid"
+	tr := startBtool(t, "argdist", "-i", "0.2", "-n", "3", "-c", "-p", strconv.Itoa(w.pid), "-C", spec)
+	w.stdin.Write([]byte("go\n"))
+	out := tr.wait()
+	stamps := regexp.MustCompile(`(?m)^\[\d\d:\d\d:\d\d\]$`).FindAllString(out, -1)
+	if len(stamps) != 3 {
+		t.Fatalf("%d intervals, want 3:\n%s", len(stamps), out)
+	}
+	var prev uint64
+	for _, block := range strings.Split(out, "getpid\n")[1:] {
+		n := argdistTable(t, "getpid\n"+block, "getpid")["total calls"]
+		if n < prev {
+			t.Errorf("cumulative count went down: %d after %d:\n%s", n, prev, out)
+		}
+		prev = n
+	}
+	if prev == 0 {
+		t.Errorf("no calls counted:\n%s", out)
 	}
 }
