@@ -167,8 +167,7 @@ type argdistJSONOut struct {
 
 // TestKernelArgdistPerKeyTwoProcesses: a per-key histogram (-H with a
 // key), a linear histogram (-L) and per-key statistics (-S) are exact
-// against two processes
-// reading known sizes, keyed by $PID; --json.
+// against two processes reading known sizes, keyed by $PID; --json.
 func TestKernelArgdistPerKeyTwoProcesses(t *testing.T) {
 	requireRoot(t)
 	w1 := startWorkload(t, testutil.Workload(t, "readsizes"), "-reads", "10x1000,3x5000", "-wait")
