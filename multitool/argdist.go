@@ -392,7 +392,7 @@ func (a *argdistProbe) sinksFor(vs []*compile.Value, ss int) ([]*compile.AggSink
 		key = append(key, compile.KeyPart{Kind: compile.KeyValue, Value: v})
 	}
 	mk := func(suffix string, agg compile.AggKind) *compile.AggSink {
-		s := &compile.AggSink{Map: a.mapName(suffix), Key: key, Agg: agg, StringSize: ss}
+		s := &compile.AggSink{Map: a.mapName(suffix), Key: key, Agg: agg, StringSize: ss, MaxEntries: argdistMapEntries}
 		if agg != compile.AggCount {
 			s.Value = val
 		}
@@ -577,6 +577,10 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 	a.bprobes = append(a.bprobes, entries...)
 	return nil
 }
+
+// argdistMapEntries is the size of argdist's maps; 0 means
+// compile.DefaultAggEntries. Tests shrink it to fill a map.
+var argdistMapEntries uint32
 
 // reportArgdistDrops says on stderr how many events the kernel could not
 // count: keys that did not fit a full map, returns whose entry was not
