@@ -583,9 +583,13 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 var argdistMapEntries uint32
 
 // reportArgdistDrops says on stderr how many events the kernel could not
-// count: keys that did not fit a full map, returns whose entry was not
-// stashed, entries that could not be stored.
+// count: probes the kernel skipped (kernels from 6.7 report it), keys
+// that did not fit a full map, returns whose entry was not stashed,
+// entries that could not be stored.
 func reportArgdistDrops(env Env, sess *bpf.Session, probes []*argdistProbe) {
+	if n, ok := sess.ProbeMissed(); ok && n > 0 {
+		fmt.Fprintf(env.Err, "btool: argdist: %d events missed: the kernel did not run the program (a kretprobe out of instances, or another BPF program running on that CPU)\n", n)
+	}
 	for _, a := range probes {
 		for _, s := range a.sinks {
 			d, err := AggDrops(sess, s)
