@@ -336,3 +336,32 @@ func TestKernelArgdistIntervals(t *testing.T) {
 		t.Errorf("no calls counted:\n%s", out)
 	}
 }
+
+// TestKernelArgdistSyscallEntryLatency: $entry(count) and $latency on a
+// syscall name's return: through sys_enter_read and sys_exit_read where
+// the kernel has no kprobes or fentry (this host), through the syscall
+// wrapper elsewhere. The stdin read the workload waits in began before
+// attach: through the tracepoints its return is skipped and reported, not
+// counted (a kretprobe or fexit never sees that return at all).
+func TestKernelArgdistSyscallEntryLatency(t *testing.T) {
+	requireRoot(t)
+	w := startWorkload(t, testutil.Workload(t, "readsizes"), "-reads", "77x12345,3x10", "-wait")
+	spec := "r::sys_read():u64,s64:$entry(count),$retval"
+	tr := startBtool(t, "argdist", "-i", "3600", "-p", strconv.Itoa(w.pid), "-C", spec, "-H", "r::sys_read():u64:$latency")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	got := argdistTable(t, out, spec)
+	if got["$entry(count) = 12345, $retval = 12345"] != 77 || got["$entry(count) = 10, $retval = 10"] != 3 || len(got) != 2 {
+		t.Errorf("rows %v, want 77 of 12345 and 3 of 10:\n%s", got, out)
+	}
+	total := uint64(0)
+	for _, v := range argdistHist(out) {
+		total += v
+	}
+	if total != 80 {
+		t.Errorf("$latency histogram holds %d reads, want 80:\n%s", total, out)
+	}
+	if e := tr.err.String(); strings.Contains(e, "returns skipped") && !strings.Contains(e, "1 returns skipped") {
+		t.Errorf("skipped returns: %q, want the stdin read's only", e)
+	}
+}
