@@ -1,5 +1,5 @@
 // Command btool is a BPF tracing multitool in one static binary that needs
-// no compiler, headers or Python: bcc's trace and funccount, plus list (probe
+// no compiler, headers or Python: bcc's trace, funccount and argdist, plus list (probe
 // discovery) and features (what the kernel supports). This package only maps
 // command-line flags onto package multitool; see docs/ for the tools.
 package main
@@ -294,7 +294,7 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "btool",
-		Usage: "BPF tracing multitool: bcc-style trace and funccount, probe discovery (list), no clang or headers",
+		Usage: "BPF tracing multitool: bcc-style trace, funccount and argdist, probe discovery (list), no clang or headers",
 		Description: "Run 'btool COMMAND -h' for a command's options. Probe specs follow bcc's grammar;\n" +
 			"see docs/ in the source tree for examples.",
 		Writer:          stdout,
