@@ -412,7 +412,7 @@ func argdistCommand(stdout, stderr io.Writer) *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.GenericFlag{Name: "C", Value: &specList{}, Usage: "count events per key: `SPEC`'s expressions (repeatable)"},
 			&cli.GenericFlag{Name: "H", Value: &specList{}, Usage: "log2 histogram of `SPEC`'s first expression, one per key of the others (repeatable)"},
-			&cli.GenericFlag{Name: "L", Value: &specList{}, Usage: "linear histogram: `MIN,MAX,STEP:SPEC` (repeatable)"},
+			&cli.GenericFlag{Name: "L", Value: &specList{}, Usage: "linear histogram, per key as -H: `MIN,MAX,STEP:SPEC`, buckets STEP wide from MIN to MAX (repeatable)"},
 			&cli.GenericFlag{Name: "S", Value: &specList{}, Usage: "count, sum, average, min and max of `SPEC`'s first expression per key of the others (repeatable)"},
 			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID`"},
 			&cli.StringFlag{Name: "string-size", Aliases: []string{"z"}, Value: "80", Usage: "capture `N` bytes of string keys"},
