@@ -365,3 +365,20 @@ func TestKernelArgdistSyscallEntryLatency(t *testing.T) {
 		t.Errorf("skipped returns: %q, want the stdin read's only", e)
 	}
 }
+
+// TestKernelArgdistUSDT: -S on a USDT probe behind a semaphore (raised by
+// the kernel, no -p needed): demo:guarded(i, n) fires for i in 0..n-1.
+func TestKernelArgdistUSDT(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "usdt.c")
+	const n = 20
+	w := startWorkload(t, bin, strconv.Itoa(n))
+	spec := "u:" + bin + ":demo:guarded()::arg1,arg2#guarded"
+	tr := startBtool(t, "argdist", "-i", "3600", "-S", spec)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	want := "\t20         190            9            0            19           arg2 = 20\n"
+	if !strings.Contains(out, "guarded\n\tCOUNT      SUM            AVG          MIN          MAX          EVENT\n"+want) {
+		t.Errorf("want the row %q:\n%s", want, out)
+	}
+}
