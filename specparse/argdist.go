@@ -9,23 +9,24 @@ import (
 //	{p,r,t,u}:{[library],category}:function(signature)[:type[,type...]:expr[,expr...][:filter]][#label]
 //	s:[software]:event([period])[:type[,type...]:expr[,expr...][:filter]][#label]
 //
-// USDT probes may name a provider: u:library:provider:probe(). A probe of
-// type s is a perf software event (see SoftwareEvents): the category is
-// "software" or empty, and the parentheses hold the sample period, one
-// sample every period events (nanoseconds for cpu-clock and task-clock),
-// or nothing for the event's default (EventPeriod). Unlike bcc,
+// A probe of type s is a perf software event (see SoftwareEvents): the
+// category is "software" or empty, and the parentheses hold the sample
+// period, one sample every period events (nanoseconds for cpu-clock and
+// task-clock), or nothing for the event's default (EventPeriod).
+//
+// USDT probes may name a provider: u:library:provider:probe(). Unlike bcc,
 // expressions are parsed, not split on ':' and ',', so they may contain
 // "?:" and calls with several arguments.
 type ArgdistProbe struct {
 	Pos, End   Pos
 	Kind       ProbeKind
+	Period     uint64 // s: the sample period given in the parentheses; 0 if none (see EventPeriod)
 	Library    string // library or binary (p, r, u); category (t, s: "software" or ""); "" for kernel functions
 	LibraryPos Pos
 	Provider   string // USDT provider; "" if not given
 	Func       string // function, tracepoint event, USDT probe or software event (as typed: a name or an alias)
 	FuncPos    Pos
-	Params     []*Param    // the signature; never nil (empty for "()", and for t, u and s)
-	Period     uint64      // s: the sample period given in the parentheses; 0 if none (see EventPeriod)
+	Params     []*Param    // the signature; never nil (empty for "()")
 	Types      []*TypeName // nil when no types/expressions were given (the tool's default applies)
 	Exprs      []Expr      // same length as Types
 	Filter     Expr        // nil means no filter
