@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -245,6 +246,75 @@ func TestPerfEventAttr(t *testing.T) {
 	for _, bad := range []compile.PerfAttr{{}, {Period: 1, Freq: 1}, {Period: 1 << 63}} {
 		if _, err := perfEventAttr(bad); err == nil {
 			t.Errorf("perfEventAttr(%+v) accepted", bad)
+		}
+	}
+}
+
+// TestKernelPerfEventClock samples this process with cpu-clock, by period
+// (the default 1 ms) and by frequency (1000 Hz), while one of its threads
+// spins for 250 ms of CPU time: the samples must match the process's CPU time in milliseconds
+// (getrusage, measured independently) within 25%.
+func TestKernelPerfEventClock(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, err := feature.NewFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.RequireFeature(t, string(feature.FeatPerfEvent), f.Have(feature.FeatPerfEvent))
+	period, err := compile.SoftwareEventTarget("cpu-clock", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	freq := period
+	freq.Perf.Period, freq.Perf.Freq = 0, 1000
+	for name, target := range map[string]compile.Target{"period": period, "freq": freq} {
+		t.Run(name, func(t *testing.T) {
+			sink := &compile.AggSink{Map: "clock", Agg: compile.AggCount, Key: []compile.KeyPart{{Kind: compile.KeyTgid}}}
+			s := NewSession(SessionOptions{Log: testLog{t}})
+			defer s.Close()
+			filters := compile.Filters{PID: uint32(os.Getpid()), UID: -1, CPU: -1}
+			p := &Probe{Name: "s::cpu()", Kind: compile.PerfEvent, Targets: []compile.Target{target}, Modes: []compile.Mode{compile.ModePerfEvent},
+				Build: func(m compile.Mode, ts []compile.Target) (*compile.Object, error) {
+					return compile.Assemble(compile.Build{Name: "clock", Mode: m, Filters: filters, Sink: sink}, compile.PerfEvent, ts, false, 0)
+				}}
+			var before, after unix.Rusage
+			unix.Getrusage(unix.RUSAGE_SELF, &before)
+			if _, err := s.Attach(context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+			spinCPU(250*time.Millisecond, 5*time.Second)
+			s.Detach()
+			unix.Getrusage(unix.RUSAGE_SELF, &after)
+			cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) / time.Millisecond
+			var samples uint64
+			var key []byte
+			var per [][]byte
+			it := s.Map(sink.Map).Iterate()
+			for it.Next(&key, &per) {
+				samples += sink.Layout().Merge(per).Count
+			}
+			t.Logf("%d samples for %d ms of CPU time", samples, cpu)
+			if cpu < 100 {
+				t.Skipf("the spinning thread got only %d ms of CPU in 5 s", cpu)
+			}
+			if lo, hi := uint64(cpu)*3/4, uint64(cpu)*5/4+5; samples < lo || samples > hi {
+				t.Errorf("%d samples for %d ms of CPU time, want %d to %d", samples, cpu, lo, hi)
+			}
+		})
+	}
+}
+
+// spinCPU keeps a CPU busy until the process has used d of CPU time
+// more, or for max of wall time.
+func spinCPU(d, max time.Duration) {
+	cpuTime := func() time.Duration {
+		var ru unix.Rusage
+		unix.Getrusage(unix.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start, end := cpuTime(), time.Now().Add(max)
+	for cpuTime()-start < d && time.Now().Before(end) {
+		for i := 0; i < 100000; i++ {
 		}
 	}
 }
