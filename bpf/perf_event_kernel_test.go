@@ -318,3 +318,33 @@ func spinCPU(d, max time.Duration) {
 		}
 	}
 }
+
+// TestKernelPerfEventRefused: an event the kernel refuses fails the
+// probe with an error naming the event and CPU, and leaves nothing open.
+func TestKernelPerfEventRefused(t *testing.T) {
+	testutil.RequireRoot(t)
+	f, err := feature.NewFeatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.RequireFeature(t, string(feature.FeatPerfEvent), f.Have(feature.FeatPerfEvent))
+	before := bpfFDs(t)
+	bad := compile.Target{Name: "software:nosuch", Perf: compile.PerfAttr{Type: compile.PerfTypeSoftware, Config: 999, Period: 1}}
+	sink := &compile.AggSink{Map: "bad", Agg: compile.AggCount, Key: []compile.KeyPart{{Kind: compile.KeyTgid}}}
+	s := NewSession(SessionOptions{})
+	p := &Probe{Name: "s::nosuch()", Kind: compile.PerfEvent, Targets: []compile.Target{bad}, Modes: []compile.Mode{compile.ModePerfEvent},
+		Build: func(m compile.Mode, ts []compile.Target) (*compile.Object, error) {
+			return compile.Assemble(compile.Build{Name: "bad", Mode: m, Filters: compile.NoFilters, Sink: sink}, compile.PerfEvent, ts, false, 0)
+		}}
+	_, err = s.Attach(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "perf_event_open software:nosuch on CPU") {
+		t.Errorf("Attach: %v, want perf_event_open's refusal", err)
+	}
+	s.Close()
+	after := bpfFDs(t)
+	for _, k := range []string{"perf_event", "prog", "map", "link"} {
+		if after[k] != before[k] {
+			t.Errorf("after Close: %d %s fds, before attaching %d", after[k], k, before[k])
+		}
+	}
+}
