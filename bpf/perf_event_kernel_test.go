@@ -337,6 +337,7 @@ func TestKernelPerfEventRefused(t *testing.T) {
 			return compile.Assemble(compile.Build{Name: "bad", Mode: m, Filters: compile.NoFilters, Sink: sink}, compile.PerfEvent, ts, false, 0)
 		}}
 	_, err = s.Attach(context.Background(), p)
+	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), "perf_event_open software:nosuch on CPU") {
 		t.Errorf("Attach: %v, want perf_event_open's refusal", err)
 	}
