@@ -253,7 +253,8 @@ func TestPerfEventAttr(t *testing.T) {
 // TestKernelPerfEventClock samples this process with cpu-clock, by period
 // (the default 1 ms) and by frequency (1000 Hz), while one of its threads
 // spins for 250 ms of CPU time: the samples must match the process's CPU time in milliseconds
-// (getrusage, measured independently) within 25%.
+// (getrusage, measured independently) within 25% (inside the test VMs,
+// whose timers are late, at least a fifth).
 func TestKernelPerfEventClock(t *testing.T) {
 	testutil.RequireRoot(t)
 	f, err := feature.NewFeatures()
@@ -297,7 +298,14 @@ func TestKernelPerfEventClock(t *testing.T) {
 			if cpu < 100 {
 				t.Skipf("the spinning thread got only %d ms of CPU in 5 s", cpu)
 			}
-			if lo, hi := uint64(cpu)*3/4, uint64(cpu)*5/4+5; samples < lo || samples > hi {
+			lo, hi := uint64(cpu)*3/4, uint64(cpu)*5/4+5
+			if os.Getenv("BTOOL_VM") != "" {
+				// Under QEMU's emulation the timer interrupts come late, and
+				// the kernel's cpu-clock timer takes one sample for all the
+				// periods that passed (5.10 VM: 121 samples in 319 ms).
+				lo = uint64(cpu) / 5
+			}
+			if samples < lo || samples > hi {
 				t.Errorf("%d samples for %d ms of CPU time, want %d to %d", samples, cpu, lo, hi)
 			}
 		})
