@@ -136,7 +136,7 @@ func TestArgdistSpecErrors(t *testing.T) {
 		{ArgdistOptions{Linears: []string{"0,10,0:t:a:b()::args->x"}}, `STEP "0" is not a positive integer`},
 		{ArgdistOptions{Linears: []string{"0,100000000,1:t:a:b()::args->x"}}, "100000000 buckets, more than 65536"},
 		{ArgdistOptions{Linears: []string{"a,10,1:t:a:b()::args->x"}}, `MIN "a" is not an integer`},
-		{ArgdistOptions{Counts: []string{"x:c:f()"}}, "probe type must be 'p', 'r', 't', or 'u'"},
+		{ArgdistOptions{Counts: []string{"x:c:f()"}}, "probe type must be 'p', 'r', 't', 'u', or 's'"},
 		{ArgdistOptions{Counts: []string{"p::f():u64,u64:a"}}, "2 types but 1 expressions"},
 	} {
 		_, err := parseArgdistSpecs(tc.o)
@@ -173,6 +173,7 @@ func TestHeadOfArgdist(t *testing.T) {
 		{"u:/bin/node:gc__start()", "kind=4 ret=false lib=/bin/node func=gc__start sig=false"},
 		{"t:sched:sched_*()", "argdist probes name one function or event: no wildcards"},
 		{"t:s*:x()", "no wildcards"},
+		{"s:software:page-faults()", "kind=5 ret=false lib=software func=page-faults sig=false"},
 	} {
 		p, err := specparse.ParseArgdist(tc.spec)
 		if err != nil {

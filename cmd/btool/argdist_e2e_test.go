@@ -382,3 +382,41 @@ func TestKernelArgdistUSDT(t *testing.T) {
 		t.Errorf("want the row %q:\n%s", want, out)
 	}
 }
+
+// TestKernelArgdistSoftwareEvents: perf software events counted by
+// process: a workload writing to 3000 fresh pages takes at least 3000
+// page faults (its Go runtime adds a few more), and one sleeping 200
+// times switches out at least 200 times; both keyed by $PID.
+func TestKernelArgdistSoftwareEvents(t *testing.T) {
+	requireRoot(t)
+	if !haveFeature(t, "perf_event") {
+		return
+	}
+	wf := startWorkload(t, testutil.Workload(t, "swevents"), "-pages", "3000", "-wait")
+	ws := startWorkload(t, testutil.Workload(t, "swevents"), "-sleeps", "200", "-wait")
+	tr := startBtool(t, "argdist", "--json", "-i", "3600",
+		"-C", "s:software:page-faults():u32:$PID:$PID == "+strconv.Itoa(wf.pid),
+		"-C", "s::cs()::$PID:$PID == "+strconv.Itoa(ws.pid))
+	wf.run(t)
+	ws.run(t)
+	out := tr.stop(syscall.SIGINT)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var got argdistJSONOut
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil || len(got.Probes) != 2 {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	count := func(p int) (uint64, int) {
+		if len(got.Probes[p].Rows) != 1 {
+			return 0, 0
+		}
+		r := got.Probes[p].Rows[0]
+		f, _ := r.Key["$PID"].(float64)
+		return r.Count, int(f)
+	}
+	if n, pid := count(0); pid != wf.pid || n < 3000 || n > 3000+2000 {
+		t.Errorf("page faults of %d: %d (key %d), want 3000 and a little more:\n%s", wf.pid, n, pid, out)
+	}
+	if n, pid := count(1); pid != ws.pid || n < 200 || n > 200+2000 {
+		t.Errorf("context switches of %d: %d (key %d), want 200 and a little more:\n%s", ws.pid, n, pid, out)
+	}
+}
