@@ -29,7 +29,7 @@ type ArgdistOptions struct {
 	Duration   time.Duration // -d: stop after this long; 0 to run until interrupted
 	Count      int           // -n: stop after this many intervals; 0 for no limit
 	Cumulative bool          // -c: totals since the start, not per interval
-	Top        int           // -T: print only the top N rows of -C and -S tables; 0 for all
+	Top        int           // -T: print only the top N rows of -C and -S tables, the N keys with most events of -H and -L; 0 for all
 	DryRun     bool          // -D: print the generated BPF and exit
 	ProbeLimit int           // --probe-limit: most per-link targets; 0 for bpf.DefaultProbeLimit, -1 none
 	JSON       bool          // --json: one JSON object per interval

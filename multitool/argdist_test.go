@@ -88,6 +88,7 @@ func TestArgdistTextGolden(t *testing.T) {
 		{"count.txt", adTables(), 0},
 		{"count_top2.txt", adTables(), 2},
 		{"hist.txt", adHists(), 0},
+		{"hist_top1.txt", adHists(), 1},
 		{"stats.txt", adStats(), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

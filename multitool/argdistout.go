@@ -202,7 +202,7 @@ func readArgdist(probes []*argdistProbe, cumulative bool) ([]argdistTable, error
 
 // sorted returns t's rows in printing order: -C by count and -S by sum,
 // ascending (biggest last, as bcc), keeping the last top when top > 0;
-// histograms in key order.
+// histograms in key order, keeping the top keys with the most events.
 func (t *argdistTable) sorted(top int) []argdistRow {
 	rows := append([]argdistRow(nil), t.Rows...)
 	switch t.Kind {
@@ -216,6 +216,25 @@ func (t *argdistTable) sorted(top int) []argdistRow {
 			return rows[i].Sum < rows[j].Sum
 		})
 	default:
+		if top > 0 && len(rows) > top {
+			// The top keys by events, still in key order.
+			idx := make([]int, len(rows))
+			for i := range idx {
+				idx[i] = i
+			}
+			sort.SliceStable(idx, func(i, j int) bool { return rows[idx[i]].Count > rows[idx[j]].Count })
+			keep := make([]bool, len(rows))
+			for _, i := range idx[:top] {
+				keep[i] = true
+			}
+			out := rows[:0]
+			for i, r := range rows {
+				if keep[i] {
+					out = append(out, r)
+				}
+			}
+			rows = out
+		}
 		return rows
 	}
 	if top > 0 && len(rows) > top {
@@ -269,7 +288,7 @@ func writeArgdistText(w io.Writer, now time.Time, tables []argdistTable, top int
 				fmt.Fprintf(w, "\t%-10d %s\n", r.Count, t.keyText(&r))
 			}
 		case argHist, argLinear:
-			for _, r := range t.sorted(0) {
+			for _, r := range t.sorted(top) {
 				if len(r.Key) > 0 {
 					fmt.Fprintf(w, "\n%s\n", r.Key.text())
 				}

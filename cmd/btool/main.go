@@ -420,7 +420,7 @@ func argdistCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
 			&cli.StringFlag{Name: "number", Aliases: []string{"n"}, Usage: "stop after `COUNT` intervals"},
 			&cli.BoolFlag{Name: "cumulative", Aliases: []string{"c"}, Usage: "print totals since the start, not per interval"},
-			&cli.StringFlag{Name: "top", Aliases: []string{"T"}, Usage: "print only the top `N` rows of -C and -S tables"},
+			&cli.StringFlag{Name: "top", Aliases: []string{"T"}, Usage: "print only the top `N` rows of -C and -S tables, and the histograms of the N keys with most events"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit (-v prints them too, then runs)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per interval"},
 			probeLimitFlag(),
