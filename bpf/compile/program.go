@@ -84,7 +84,7 @@ type Build struct {
 	// Stash.KeyValues integer values, checked in this probe's context
 	// (without the stash: they are computed before it is read).
 	StashKey []*Value
-	Sink  Sink
+	Sink     Sink
 	// Sleepable loads the program with BPF_F_SLEEPABLE (uprobe modes
 	// only; feature sleepable_uprobe, 6.0). Its user-memory %s reads then
 	// fall back, when bpf_probe_read_user* fails, to bpf_copy_from_user,
