@@ -659,7 +659,7 @@ func (s *EntrySink) push(g *codegen, st *Stash, l StashLayout, val, key int16, f
 	zero := g.alloc(l.ValueSize)
 	defer g.free(l.ValueSize)
 	for off := 0; off < l.ValueSize; off += 8 {
-		g.emit(asm.StoreImm(asm.RFP, zero+int16(off), 0, asm.DWord))
+		g.emit(storeImm64(asm.RFP, zero+int16(off), 0))
 	}
 	stored := g.newLabel()
 	g.stashMapCall(st, asm.FnMapUpdateElem, key, zero, bpfNoexist)
