@@ -438,7 +438,11 @@ func (g *codegen) stashValue(n *irStash, dst asm.Register) {
 	g.emit(asm.LoadMem(dst, asm.RFP, n.off, asm.DWord))
 }
 
-// BPF_ANY, BPF_NOEXIST for bpf_map_update_elem; -EEXIST.
+// BPF_ANY, BPF_NOEXIST for bpf_map_update_elem; -EEXIST. Compare an
+// update's result with errEEXIST in 32 bits (JMP32, 5.1): before 6.4
+// ("bpf: return long from bpf_map_ops funcs") the verifier turns the
+// helper into a direct call of the map's update op, which returns an int,
+// so R0 holds -EEXIST zero-extended (0xffffffef), not sign-extended.
 const (
 	bpfAny     = 0
 	bpfNoexist = 1
@@ -632,7 +636,7 @@ func (s *EntrySink) gen(g *codegen, b *Build) error {
 			asm.StoreImm(asm.RFP, stackKey, StashStored, asm.Word),
 			asm.JEq.Imm(asm.R0, 0, count),
 			asm.StoreImm(asm.RFP, stackKey, StashDropFull, asm.Word),
-			asm.JNE.Imm(asm.R0, errEEXIST, count),
+			asm.JNE.Imm32(asm.R0, errEEXIST, count),
 		)
 		g.mark(SpecPart{Label: "overwrite a pending entry"})
 		g.stashMapCall(st, asm.FnMapUpdateElem, key, val, bpfAny)
@@ -665,7 +669,7 @@ func (s *EntrySink) push(g *codegen, st *Stash, l StashLayout, val, key int16, f
 	g.stashMapCall(st, asm.FnMapUpdateElem, key, zero, bpfNoexist)
 	g.emit(
 		asm.JEq.Imm(asm.R0, 0, stored),
-		asm.JNE.Imm(asm.R0, errEEXIST, full),
+		asm.JNE.Imm32(asm.R0, errEEXIST, full),
 		asm.Ja.Label(retry),
 	)
 	g.bind(stored)
