@@ -20,16 +20,25 @@ import (
 // Key says what matches an end to its start:
 //
 //	StashKeyThread  the thread (pid_tgid), the default. With Depth 0 one
-//	                slot per thread: a nested call overwrites its
-//	                caller's entry (counted in StashReplaced), as in
-//	                bcc (bcc#2548). With Depth N > 0 the thread's entry
-//	                is a stack of N calls, so recursion and nesting are
-//	                timed right (see Depth).
+//	                slot per thread, one BPF_ANY update per start, as in
+//	                bcc: a nested call overwrites its caller's entry
+//	                (bcc#2548), whose return is then counted missing.
+//	                With Depth N > 0 the thread's entry is a stack of N
+//	                calls, so recursion and nesting are timed right (see
+//	                Depth).
 //	StashKeyGoFrame a Go call frame: (tgid, the goroutine's g, the
 //	                frame's distance from the top of its stack), for
-//	                uprobes on Go functions whose ends are uprobes on
-//	                the function's RET instructions. Goroutines moving
-//	                between threads and recursion need no depth stack.
+//	                uprobes on Go functions (the register ABI of Go
+//	                1.17+, amd64) whose ends are uprobes on the
+//	                function's RET instructions, where sp points at the
+//	                same return address as at entry. Goroutines moving
+//	                between threads and recursion need no depth stack,
+//	                and a stack the runtime moves (growth, shrinking)
+//	                under a pending call keeps the distance. A call
+//	                that grows its stack at entry re-enters the function
+//	                and overwrites its own entry (StashReplaced); calls
+//	                that never reach a probed RET (panics) are left to
+//	                the LRU.
 //	StashKeyExpr    KeyValues integer expressions, EntrySink.Key in
 //	                the start probe and Build.StashKey in the end
 //	                probe: latency between two probes matched by, e.g.,
@@ -72,11 +81,16 @@ import (
 //
 // Concurrency: with StashKeyThread and StashKeyGoFrame an entry is only
 // ever touched by its own thread (or goroutine), so plain loads and
-// stores suffice (no atomics); kprobe and uprobe programs don't nest on
-// a CPU (bpf_prog_active), and a sleepable program preempted mid-update
-// is resumed before its own thread runs again. With StashKeyExpr two
-// starts of one key on different CPUs race: one inserts (StashStored),
-// the other overwrites it (StashReplaced).
+// stores of the depth suffice (no atomics): a thread runs on one CPU at
+// a time, kprobe, uprobe and perf tracepoint programs don't nest on a CPU
+// (bpf_prog_active), and a sleepable program preempted mid-update is
+// resumed before its own thread runs again. One exception: a kernel
+// function called in interrupt context is timed under the interrupted
+// thread's key, and with fentry/fexit (whose recursion check is per
+// program) an interrupt's return program can run between a start
+// program's read and write of that thread's depth, mis-pairing one call.
+// With StashKeyExpr two starts of one key on different CPUs race: one
+// inserts (StashStored), the other overwrites it (StashReplaced).
 //
 // Kernel: BPF_MAP_TYPE_LRU_HASH 4.10 and bounded map value access (4.14)
 // with Depth, bpf_probe_read_user (5.5) with StashKeyGoFrame, plus the
@@ -93,12 +107,14 @@ type Stash struct {
 	// Depth, with StashKeyThread, is the number of nested calls of one
 	// thread the stash times (0: one slot, overwritten by nested
 	// calls). The start pushes its level at index depth (when depth <
-	// Depth) and increments depth; the end decrements it, copies the
-	// popped level (skipping, counted in StashDropDeep, a level >=
-	// Depth, whose start stored nothing) and deletes the thread's entry
-	// when depth reaches 0, so the map holds only threads inside a
-	// traced function. 8 + Depth × (level bytes) must be at most
-	// MaxStashValue: the start zeroes a new entry from its stack.
+	// Depth; a deeper call stores nothing) and increments depth; the
+	// end decrements it, copies the popped level (or, for a level >=
+	// Depth, skips the event, counted once in StashDropDeep) and
+	// deletes the thread's entry when depth reaches 0, so the map holds
+	// only threads inside a traced function. Depth need not be a power
+	// of two (the index is bounds-checked). 8 + Depth × (level bytes)
+	// must be at most MaxStashValue: the start zeroes a new entry on
+	// its stack.
 	Depth int
 	// Key is what matches an end to its start (see Stash).
 	Key StashKey
@@ -144,7 +160,7 @@ const (
 	StashDropMissing = 1 // an end found nothing stashed (or depth 0): the event was skipped
 	StashDropDeep    = 2 // Depth: an end of a call nested deeper than Depth: skipped, its start stored nothing
 	StashReplaced    = 3 // a start whose key was still in the map overwrote it: the older start is lost
-	StashStored      = 4 // a start inserted a new entry (Depth: a thread's entry created)
+	StashStored      = 4 // a start inserted a new entry (Depth: a thread's entry created; thread key without Depth: every start stored)
 	StashMatched     = 5 // an end found its entry and deleted it (Depth: a thread's entry deleted at depth 0)
 	StashDrops       = 6 // entries of the drops map
 )
@@ -155,7 +171,13 @@ const (
 // (the runtime counts them by iterating it): every entry a start inserted
 // (StashStored) was deleted by its end (StashMatched), is still in the map
 // (live), or was evicted, so evicted = stored - matched - live. A replaced
-// entry (StashReplaced) is not a new one and does not count.
+// entry (StashReplaced) is not a new one and does not count. With
+// StashKeyThread and no Depth a start can't tell a new entry from an
+// overwrite (one BPF_ANY update, as bcc): StashStored counts every start,
+// and the result also counts the entries nested calls overwrote (whose
+// returns StashDropMissing counts), i.e. every entry that left the map
+// without its end. With Depth, stored and matched count thread entries
+// created and deleted.
 //
 // Read after the probes are detached it is exact. Read while they run,
 // the counters and the keys are read at different moments: an insert or
