@@ -217,7 +217,8 @@ func TestKernelStashRecursiveUprobe(t *testing.T) {
 // never finish. With a large stash every latency is right and the
 // unfinished requests are all still in the map; with a 64-entry stash
 // the LRU evicts most of them, and Evicted (from the stored and matched
-// counters) equals the unfinished requests missing from the map.
+// counters) equals the unfinished requests missing from the map plus the
+// finishes that found nothing.
 func TestKernelStashTwoProbes(t *testing.T) {
 	requireUprobes(t)
 	const n, lost, usec = 8, 200, 2000
@@ -247,14 +248,19 @@ func TestKernelStashTwoProbes(t *testing.T) {
 			uprobeAttach(t, ex, "req_start", 0, w.pid, false, start)
 			elapsed := w.run(t)
 			got := readAgg(t, m[s.name()], s)
+			c := readDrops(t, m[st.DropsMap()], StashDrops)
+			// A small LRU may evict a request in flight (the kernel's
+			// LRU evicts in batches when a CPU's free list runs dry,
+			// e.g. after a migration): its finish is then missing.
+			// With the default size nothing in flight is evicted.
 			for i := 1; i <= n; i++ {
-				e := got[fmt.Sprint(i)]
-				if min := time.Duration(n-i+1) * sleep; e.count != 1 || time.Duration(e.val) < min || time.Duration(e.val) > elapsed {
+				e, ok := got[fmt.Sprint(i)]
+				if min := time.Duration(n-i+1) * sleep; ok && (e.count != 1 || time.Duration(e.val) < min || time.Duration(e.val) > elapsed) {
 					t.Errorf("request %d: %v (%d), want one latency in [%v, %v]", i, time.Duration(e.val), e.count, min, elapsed)
 				}
 			}
-			if len(got) != n {
-				t.Errorf("requests %v, want 1..%d", sortedKeys(got), n)
+			if uint64(len(got)) != c[StashMatched] || c[StashMatched]+c[StashDropMissing] != n || size == 0 && len(got) != n {
+				t.Errorf("requests %v, counters %v; want every finish matched or missing (all matched in a large map)", sortedKeys(got), c)
 			}
 			// The keys left must be unfinished requests.
 			var key []byte
@@ -267,14 +273,16 @@ func TestKernelStashTwoProbes(t *testing.T) {
 				}
 				left++
 			}
-			c := readDrops(t, m[st.DropsMap()], StashDrops)
 			evicted := st.Evicted(c, left)
 			t.Logf("%d unfinished requests left, %d evicted; counters %v", left, evicted, c)
-			if c[StashStored] != n+lost || c[StashMatched] != n || c[StashDropMissing] != 0 || c[StashReplaced] != 0 || c[StashDropFull] != 0 {
-				t.Errorf("counters %v, want %d stored, %d matched, no drops", c, n+lost, n)
+			if c[StashStored] != n+lost || c[StashReplaced] != 0 || c[StashDropFull] != 0 {
+				t.Errorf("counters %v, want %d stored, nothing replaced or dropped", c, n+lost)
 			}
-			if evicted != uint64(lost-left) {
-				t.Errorf("Evicted %d, want %d: the unfinished requests not in the map", evicted, lost-left)
+			// Evicted, from the counters, against what the map and the
+			// finishes show: unfinished requests gone from the map, and
+			// requests whose finish found nothing.
+			if want := uint64(lost-left) + c[StashDropMissing]; evicted != want {
+				t.Errorf("Evicted %d, want %d: %d unfinished requests not in the map, %d finishes missing", evicted, want, lost-left, c[StashDropMissing])
 			}
 			if size == 0 && left != lost || size != 0 && (left > int(size) || evicted == 0) {
 				t.Errorf("%d unfinished requests left in a map of %d", left, size)
