@@ -465,7 +465,7 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 					return nil, err
 				}
 			}
-			return &compile.Stash{Map: stashName, Timestamp: a.timestamp, Fields: fields}, nil
+			return argdistStash(stashName, a.timestamp, fields, a.entry.Layouts[l].Kind == CtxUserGo), nil
 		}
 		for l := range a.entry.Layouts {
 			for mi, m := range a.entry.Modes {
@@ -582,6 +582,29 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 // compile.DefaultAggEntries. Tests shrink it to fill a map.
 var argdistMapEntries uint32
 
+// argdistStash returns the stash of a return probe's $latency and
+// $entry(x) values: keyed by the Go call frame on Go code (goroutines move
+// between threads, and each frame has its own key, recursion included),
+// else by thread with a stack of up to 16 nested calls, so a recursive or
+// nested call does not overwrite its caller's entry (bcc#2548).
+func argdistStash(name string, timestamp bool, fields []*compile.Value, goCode bool) *compile.Stash {
+	st := &compile.Stash{Map: name, Timestamp: timestamp, Fields: fields}
+	if goCode {
+		st.Key = compile.StashKeyGoFrame
+		return st
+	}
+	level := 8 * len(fields)
+	if timestamp {
+		level += 8
+	}
+	st.Depth = min(argdistStashDepth, (compile.MaxStashValue-8)/max(level, 8))
+	return st
+}
+
+// argdistStashDepth is the deepest nesting of one thread's calls that
+// $latency and $entry(x) time; deeper calls are skipped and counted.
+const argdistStashDepth = 16
+
 // reportArgdistDrops says on stderr how many events the kernel could not
 // count: probes the kernel skipped (kernels from 6.7 report it), keys
 // that did not fit a full map, returns whose entry was not stashed,
@@ -615,6 +638,22 @@ func reportArgdistDrops(env Env, sess *bpf.Session, probes []*argdistProbe) {
 		}
 		if n := d[compile.StashDropFull]; n > 0 {
 			fmt.Fprintf(env.Err, "btool: argdist: %s %s: %d entries could not be recorded: their returns are skipped\n", a.kind.flag(), ShortSpec(a.spec), n)
+		}
+		if n := d[compile.StashDropDeep]; n > 0 {
+			fmt.Fprintf(env.Err, "btool: argdist: %s %s: %d returns skipped: calls nested deeper than %d in one thread\n", a.kind.flag(), ShortSpec(a.spec), n, a.stash.Depth)
+		}
+		if n := d[compile.StashReplaced]; n > 0 {
+			fmt.Fprintf(env.Err, "btool: argdist: %s %s: %d entries replaced before their return (a call that never returned, such as one a Go panic unwound)\n", a.kind.flag(), ShortSpec(a.spec), n)
+		}
+		if m := sess.Map(a.stash.Map); m != nil {
+			live := 0
+			var k, v []byte
+			for it := m.Iterate(); it.Next(&k, &v); {
+				live++
+			}
+			if n := a.stash.Evicted(d, live); n > 0 {
+				fmt.Fprintf(env.Err, "btool: argdist: %s %s: %d entries evicted from the full stash of %d: their returns are skipped\n", a.kind.flag(), ShortSpec(a.spec), n, compile.DefaultStashEntries)
+			}
 		}
 	}
 }

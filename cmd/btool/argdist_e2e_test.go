@@ -420,3 +420,48 @@ func TestKernelArgdistSoftwareEvents(t *testing.T) {
 		t.Errorf("context switches of %d: %d (key %d), want 200 and a little more:\n%s", ws.pid, n, pid, out)
 	}
 }
+
+// TestKernelArgdistRecursion: $entry(x) and $latency of a recursive
+// function are right for every level (a per-thread stack of entries, not
+// bcc's one slot that inner calls overwrite): recurse(d) returns
+// d(d+1)/2 and takes d sleeps of 1 ms.
+func TestKernelArgdistRecursion(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stash.c")
+	const runs, levels = 3, 5
+	w := startWorkload(t, bin, "recurse", strconv.Itoa(runs), strconv.Itoa(levels), "1000")
+	spec := "r:" + bin + ":recurse():long,long:$entry(d),$retval"
+	tr := startBtool(t, "argdist", "--json", "-i", "3600", "-p", strconv.Itoa(w.pid), "-C", spec,
+		"-S", "r:"+bin+":recurse():u64,long:$latency,$entry(d)")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var got argdistJSONOut
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil || len(got.Probes) != 2 {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	counts := map[[2]int64]uint64{}
+	for _, r := range got.Probes[0].Rows {
+		d, _ := r.Key["$entry(d)"].(float64)
+		rv, _ := r.Key["$retval"].(float64)
+		counts[[2]int64{int64(d), int64(rv)}] = r.Count
+	}
+	for d := int64(1); d <= levels; d++ {
+		if n := counts[[2]int64{d, d * (d + 1) / 2}]; n != runs {
+			t.Errorf("d = %d: %d returns of %d, want %d", d, n, d*(d+1)/2, runs)
+		}
+	}
+	if len(counts) != levels {
+		t.Errorf("rows %v, want %d", counts, levels)
+	}
+	for _, r := range got.Probes[1].Rows {
+		d, _ := r.Key["$entry(d)"].(float64)
+		// d sleeps of at least 1 ms each.
+		if r.Count != runs || r.Min < int64(d)*1e6 || r.Max > int64(d)*1e6+500e6 {
+			t.Errorf("d = %v: %d calls, latency %d..%d ns, want %d calls of at least %v ms", d, r.Count, r.Min, r.Max, runs, d)
+		}
+	}
+	if len(got.Probes[1].Rows) != levels || t.Failed() {
+		t.Errorf("output:\n%s\nstderr:\n%s", out, tr.err.String())
+	}
+}
