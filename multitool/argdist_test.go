@@ -196,3 +196,32 @@ func TestHeadOfArgdist(t *testing.T) {
 		}
 	}
 }
+
+// TestArgdistStash: the stash of $latency and $entry(x): a Go frame key on
+// Go code, else a depth stack as deep as 16 levels fit in the stash's
+// value.
+func TestArgdistStash(t *testing.T) {
+	fields := func(n int) []*compile.Value { return make([]*compile.Value, n) }
+	for _, tc := range []struct {
+		ts     bool
+		fields int
+		goCode bool
+		depth  int
+		key    compile.StashKey
+	}{
+		{true, 0, false, 16, compile.StashKeyThread},
+		{true, 1, false, 15, compile.StashKeyThread}, // (256-8)/16
+		{false, 2, false, 15, compile.StashKeyThread},
+		{true, 5, false, 5, compile.StashKeyThread},
+		{true, 31, false, 0, compile.StashKeyThread}, // no room for a stack: bcc's one slot
+		{true, 2, true, 0, compile.StashKeyGoFrame},
+	} {
+		st := argdistStash("s", tc.ts, fields(tc.fields), tc.goCode)
+		if st.Depth != tc.depth || st.Key != tc.key || st.Timestamp != tc.ts || len(st.Fields) != tc.fields {
+			t.Errorf("%+v: depth %d key %s", tc, st.Depth, st.Key)
+		}
+		if st.Depth > 0 && st.Layout().ValueSize > compile.MaxStashValue {
+			t.Errorf("%+v: value of %d bytes", tc, st.Layout().ValueSize)
+		}
+	}
+}

@@ -465,3 +465,25 @@ func TestKernelArgdistRecursion(t *testing.T) {
 		t.Errorf("output:\n%s\nstderr:\n%s", out, tr.err.String())
 	}
 }
+
+// TestKernelArgdistDryRun: -D prints each probe's programs (the entry
+// probe of $latency too) and exits without attaching; -v prints them on
+// stderr and runs.
+func TestKernelArgdistDryRun(t *testing.T) {
+	requireRoot(t)
+	out, errs, code := runBtool(t, "argdist", "-D", "-C", "t:syscalls:sys_enter_read():u64:args->count", "-H", "r::sys_read():u64:$latency")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"; -C probe 0 (t:syscalls:sys_enter_read():u64:args->count)\n", "; -H probe 1 (r::sys_read():u64:$latency)\n",
+		"; -H probe 1 entry (r::sys_read():u64:$latency)\n", "; key: args->count", "; log2 slot", "; load the values stashed at entry"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in -D output:\n%s", want, out)
+		}
+	}
+	tr := startBtool(t, "argdist", "-v", "-n", "1", "-i", "0.1", "-C", "t:syscalls:sys_enter_getpid()")
+	out = tr.wait()
+	if !strings.Contains(tr.err.String(), "; -C probe 0 (t:syscalls:sys_enter_getpid())\n") || !strings.HasPrefix(out, "[") {
+		t.Errorf("-v: stdout %q, stderr:\n%s", out, tr.err.String())
+	}
+}
