@@ -130,17 +130,40 @@ type counters struct {
 	slots    uint32
 }
 
-// countLoop waits for intervals, the duration or cancellation, printing a
-// summary each time. -d is wall time, on a timer of its own: the run ends
-// Duration after counting started however -i ticks fall (a ticker drops
-// ticks it can't deliver, so counting ticks would overshoot), printing
-// the counts since the last interval. Summaries are written through an
-// asyncWriter, so a stdout nobody reads can't keep Ctrl-C waiting: at the
-// end the probes are detached, the last counts read, and the output gets
-// drainTimeout past cancellation to take them.
+// countLoop prints funccount's summaries (see summaryLoop).
+func countLoop(ctx context.Context, o FunccountOptions, env Env, out *asyncWriter, pending *bytes.Buffer, c *counters) error {
+	prev := make([]uint64, c.slots)
+	lo := loopOptions{Interval: o.Interval, Duration: o.Duration, JSON: o.JSON, Detach: c.sess.Detach}
+	return summaryLoop(ctx, lo, env, out, pending, func(w io.Writer, now time.Time) error {
+		rows, err := snapshot(c, prev)
+		if err != nil {
+			return err
+		}
+		printCounts(w, o, rows, now)
+		return nil
+	})
+}
+
+// loopOptions are what summaryLoop needs of a tool's options.
+type loopOptions struct {
+	Interval time.Duration // -i: a summary every interval; 0 for one at the end
+	Duration time.Duration // -d: stop after this long; 0 to run until cancelled
+	JSON     bool          // no "Detaching..." line
+	Detach   func()        // detaches the probes before the last summary
+}
+
+// summaryLoop waits for intervals, the duration or cancellation, calling
+// summary to format one summary each time (funccount's counts,
+// funclatency's histograms). -d is wall time, on a timer of its own: the
+// run ends Duration after counting started however -i ticks fall (a
+// ticker drops ticks it can't deliver, so counting ticks would
+// overshoot). Summaries are written through an asyncWriter, so a stdout
+// nobody reads can't keep Ctrl-C waiting: at the end the probes are
+// detached, the last summary formatted, and the output gets drainTimeout
+// past cancellation to take it. It returns summary's first error, or nil.
 //
 // pending is output already formatted for out (the banner).
-func countLoop(ctx context.Context, o FunccountOptions, env Env, out *asyncWriter, pending *bytes.Buffer, c *counters) error {
+func summaryLoop(ctx context.Context, o loopOptions, env Env, out *asyncWriter, pending *bytes.Buffer, summary func(w io.Writer, now time.Time) error) error {
 	var tick, deadline <-chan time.Time
 	if o.Interval > 0 {
 		t := time.NewTicker(o.Interval)
@@ -162,7 +185,6 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, out *asyncWrite
 	} else if ctx.Err() == nil {
 		return nil // output closed
 	}
-	prev := make([]uint64, c.slots)
 	for {
 		exiting := false
 		select {
@@ -177,13 +199,11 @@ func countLoop(ctx context.Context, o FunccountOptions, env Env, out *asyncWrite
 		}
 		if exiting {
 			// Detach first: the last summary then has every count.
-			c.sess.Detach()
+			o.Detach()
 		}
-		rows, err := snapshot(c, prev)
-		if err != nil {
+		if err := summary(pending, time.Now()); err != nil {
 			return err
 		}
-		printCounts(pending, o, rows, time.Now())
 		npending++
 		if !exiting {
 			if err := out.send(ctx, pending, npending); err != nil {
