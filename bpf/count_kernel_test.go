@@ -64,6 +64,10 @@ func countPreads(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 	if got := sums[plan.Groups[0].Targets[0].Slot]; got < calls || got > calls+5 {
 		t.Fatalf("vfs_read count = %d, want %d (plus at most a few runtime reads)", got, calls)
 	}
+	// kprobe_multi links report missed counts from 6.7 on (of the test
+	// kernels only 6.12 has kprobe_multi); perf-event kprobes from 6.7
+	// too, fentry links never.
+	checkProbeMissed(t, c.Session, wantMode == compile.ModeKprobeMulti)
 }
 
 func TestKernelCountKprobeMulti(t *testing.T) {
@@ -165,6 +169,23 @@ func countUprobe(t *testing.T, f *feature.Features, wantMode compile.Mode) {
 	}
 	if got := sums[0]; got != calls {
 		t.Fatalf("count = %d, want %d (%d)", got, calls, s)
+	}
+	checkProbeMissed(t, c.Session, wantMode == compile.ModeUprobeMulti)
+}
+
+// checkProbeMissed checks the kernel's missed counts of a session whose
+// probes missed nothing: 0, and reported when mustReport (multi links
+// report them from 6.7 on), before and after Detach.
+func checkProbeMissed(t *testing.T, s *Session, mustReport bool) {
+	t.Helper()
+	for _, when := range []string{"attached", "detached"} {
+		if when == "detached" {
+			s.Detach()
+		}
+		n, ok := s.ProbeMissed()
+		if n != 0 || (mustReport && !ok) {
+			t.Errorf("%s: ProbeMissed = %d, %v; want 0, reported %v", when, n, ok, mustReport)
+		}
 	}
 }
 

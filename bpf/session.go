@@ -107,6 +107,9 @@ type Session struct {
 	maps     map[string]*ebpf.Map
 	progs    []*ebpf.Program
 	links    []link.Link
+	// probeMissed is what ProbeMissed counted on links Detach closed.
+	probeMissed    uint64
+	probeMissedSet bool
 }
 
 // NewSession returns an empty session.
@@ -606,8 +609,54 @@ func (s *Session) Detach() {
 	s.mu.Lock()
 	links := s.links
 	s.links = nil
+	if n, ok := linksMissed(links); ok {
+		s.probeMissed += n
+		s.probeMissedSet = true
+	}
 	s.mu.Unlock()
 	closeAll(links)
+}
+
+// ProbeMissed returns how many times the kernel did not run one of the
+// session's kprobe, kretprobe, kprobe_multi or uprobe_multi programs: a
+// kretprobe whose maxactive instances were all in use (the return of a
+// call the tool then never sees), or a probe hit while another BPF
+// program ran on that CPU. Links closed by Detach keep counting. ok is
+// false when no link of the session reports it: the kernel has bpf_link
+// missed counts from 6.7 (kprobe_multi from 6.7, perf-event kprobes from
+// 6.7, uprobe_multi from 6.7), and tracepoints and plain uprobes have none.
+func (s *Session) ProbeMissed() (n uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok = linksMissed(s.links)
+	return n + s.probeMissed, ok || s.probeMissedSet
+}
+
+// linksMissed sums the missed counts the kernel reports for links.
+func linksMissed(links []link.Link) (n uint64, ok bool) {
+	for _, l := range links {
+		info, err := l.Info()
+		if err != nil {
+			continue
+		}
+		switch info.Type {
+		case link.KprobeMultiType:
+			if km := info.KprobeMulti(); km != nil {
+				n, ok = n+km.Missed, true
+			}
+		case link.UprobeMultiType:
+			if um := info.UprobeMulti(); um != nil {
+				n, ok = n+um.Missed, true
+			}
+		case link.PerfEventType:
+			if pe := info.PerfEvent(); pe != nil {
+				if kp := pe.Kprobe(); kp != nil {
+					n, ok = n+kp.Missed, true
+				}
+			}
+		}
+	}
+	return n, ok
 }
 
 // Close detaches every link (in parallel: closing a perf-event link costs

@@ -36,7 +36,14 @@ func trUpdate() bool {
 // -update.
 func trGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "trace", name)
+	golden(t, filepath.Join("trace", name), got)
+}
+
+// golden compares got with testdata/path, or rewrites the file with
+// -update. Every printer's golden test goes through it.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	path = filepath.Join("testdata", path)
 	if trUpdate() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
