@@ -445,7 +445,7 @@ func (s *latencySummary) print(w io.Writer, timestamp bool, now time.Time) error
 // latencyJSON is one function's (or every function's) histogram in JSON.
 type latencyJSON struct {
 	Func    string   `json:"func,omitempty"`
-	Buckets []Bucket `json:"buckets"`
+	Buckets []Log2Bucket `json:"buckets"`
 	Count   uint64   `json:"count"`
 	Total   uint64   `json:"total"`    // in the unit
 	Avg     uint64   `json:"avg"`      // in the unit
@@ -455,7 +455,7 @@ type latencyJSON struct {
 func (h *latencyHist) json(u latencyUnit) latencyJSON {
 	j := latencyJSON{Func: h.Func, Buckets: Log2Buckets(h.Slots), Count: h.Count, Total: h.TotalNS / u.div, TotalNS: h.TotalNS}
 	if j.Buckets == nil {
-		j.Buckets = []Bucket{}
+		j.Buckets = []Log2Bucket{}
 	}
 	if h.Count > 0 {
 		j.Avg = j.Total / h.Count
@@ -486,6 +486,9 @@ func reportLatencyDrops(env Env, sess *bpf.Session, lp *latencyProgram) {
 	if n := sess.Missed(); n > 0 {
 		fmt.Fprintf(env.Err, "%d events missed: the kernel skipped the program while it was already running on that CPU\n", n)
 	}
+	if n, ok := sess.ProbeMissed(); ok && n > 0 {
+		fmt.Fprintf(env.Err, "%d probe hits missed by the kernel (kretprobe maxactive instances all in use, or another BPF program running on that CPU): those calls are not timed\n", n)
+	}
 	if d, err := sess.PerCPUSums(lp.stash.DropsMap()); err == nil && len(d) >= compile.StashDrops {
 		if n := d[compile.StashDropMissing]; n > 0 {
 			fmt.Fprintf(env.Err, "%d returns not timed: no start time recorded for them (the call began before tracing, or its start was overwritten or evicted)\n", n)
@@ -495,7 +498,7 @@ func reportLatencyDrops(env Env, sess *bpf.Session, lp *latencyProgram) {
 		}
 	}
 	for _, s := range []*compile.AggSink{lp.hist, lp.sum} {
-		if d, err := sess.PerCPUSums(s.DropsMap()); err == nil && len(d) > compile.AggDropFull && d[compile.AggDropFull] > 0 {
+		if d, err := AggDrops(sess, s); err == nil && len(d) > compile.AggDropFull && d[compile.AggDropFull] > 0 {
 			fmt.Fprintf(env.Err, "%d latencies not counted in %s: the map was full\n", d[compile.AggDropFull], s.Map)
 		}
 	}
