@@ -444,12 +444,12 @@ func (s *latencySummary) print(w io.Writer, timestamp bool, now time.Time) error
 
 // latencyJSON is one function's (or every function's) histogram in JSON.
 type latencyJSON struct {
-	Func    string   `json:"func,omitempty"`
+	Func    string       `json:"func,omitempty"`
 	Buckets []Log2Bucket `json:"buckets"`
-	Count   uint64   `json:"count"`
-	Total   uint64   `json:"total"`    // in the unit
-	Avg     uint64   `json:"avg"`      // in the unit
-	TotalNS uint64   `json:"total_ns"` // nanoseconds
+	Count   uint64       `json:"count"`
+	Total   uint64       `json:"total"`    // in the unit
+	Avg     uint64       `json:"avg"`      // in the unit
+	TotalNS uint64       `json:"total_ns"` // nanoseconds
 }
 
 func (h *latencyHist) json(u latencyUnit) latencyJSON {
