@@ -243,7 +243,9 @@ func planLatency(ctx context.Context, pl *Planner, p *specparse.Pattern, o Funcl
 		}
 		return compile.Assemble(b, plan.Kind, targets, cookies, 0)
 	}
-	for _, plan := range []*Plan{entry, ret} {
+	// The return probes attach first and detach with the entries: every
+	// start stashed then belongs to a call whose return is probed.
+	for _, plan := range []*Plan{ret, entry} {
 		plan := plan
 		what := "entry"
 		if plan == ret {
