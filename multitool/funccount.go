@@ -130,40 +130,46 @@ type counters struct {
 	slots    uint32
 }
 
-// countLoop prints funccount's summaries (see summaryLoop).
+// countLoop prints funccount's summaries (see summaryLoop), ending with
+// "Detaching...".
 func countLoop(ctx context.Context, o FunccountOptions, env Env, out *asyncWriter, pending *bytes.Buffer, c *counters) error {
 	prev := make([]uint64, c.slots)
-	lo := loopOptions{Interval: o.Interval, Duration: o.Duration, JSON: o.JSON, Detach: c.sess.Detach}
-	return summaryLoop(ctx, lo, env, out, pending, func(w io.Writer, now time.Time) error {
+	lo := loopOptions{Interval: o.Interval, Duration: o.Duration}
+	return summaryLoop(ctx, env, out, pending, lo, c.sess.Detach, func(w *bytes.Buffer, now time.Time, last bool) error {
 		rows, err := snapshot(c, prev)
 		if err != nil {
 			return err
 		}
 		printCounts(w, o, rows, now)
+		if last && !o.JSON {
+			fmt.Fprintln(w, "Detaching...")
+		}
 		return nil
 	})
 }
 
-// loopOptions are what summaryLoop needs of a tool's options.
+// loopOptions say when summaryLoop prints.
 type loopOptions struct {
-	Interval time.Duration // -i: a summary every interval; 0 for one at the end
-	Duration time.Duration // -d: stop after this long; 0 to run until cancelled
-	JSON     bool          // no "Detaching..." line
-	Detach   func()        // detaches the probes before the last summary
+	Interval time.Duration // print every interval; 0 for once at the end
+	Duration time.Duration // stop after this long (wall time); 0 to run until ctx ends
+	Count    int           // stop after this many summaries; 0 for no limit
 }
 
-// summaryLoop waits for intervals, the duration or cancellation, calling
-// summary to format one summary each time (funccount's counts,
-// funclatency's histograms). -d is wall time, on a timer of its own: the
-// run ends Duration after counting started however -i ticks fall (a
-// ticker drops ticks it can't deliver, so counting ticks would
-// overshoot). Summaries are written through an asyncWriter, so a stdout
-// nobody reads can't keep Ctrl-C waiting: at the end the probes are
-// detached, the last summary formatted, and the output gets drainTimeout
-// past cancellation to take it. It returns summary's first error, or nil.
+// summaryLoop waits for intervals, the duration, the count or
+// cancellation, calling summary to format a summary each time into the
+// buffer it is given (last is set for the final one, after detach ran).
+// -d is wall time, on a timer of its own: the run ends Duration after
+// counting started however -i ticks fall (a ticker drops ticks it can't
+// deliver, so counting ticks would overshoot). Summaries are written
+// through an asyncWriter, so a stdout nobody reads can't keep Ctrl-C
+// waiting: at the end the probes are detached, the last summary formatted,
+// and the output gets drainTimeout past cancellation to take them; what it
+// could not take is reported on stderr. A summary error ends the loop
+// with that error.
 //
-// pending is output already formatted for out (the banner).
-func summaryLoop(ctx context.Context, o loopOptions, env Env, out *asyncWriter, pending *bytes.Buffer, summary func(w io.Writer, now time.Time) error) error {
+// pending is output already formatted for out (a banner).
+func summaryLoop(ctx context.Context, env Env, out *asyncWriter, pending *bytes.Buffer, o loopOptions, detach func(),
+	summary func(w *bytes.Buffer, now time.Time, last bool) error) error {
 	var tick, deadline <-chan time.Time
 	if o.Interval > 0 {
 		t := time.NewTicker(o.Interval)
@@ -179,7 +185,7 @@ func summaryLoop(ctx context.Context, o loopOptions, env Env, out *asyncWriter, 
 	}
 	// pending holds the banner and the summaries the output has not taken
 	// yet; npending counts the summaries.
-	npending := 0
+	npending, printed := 0, 0
 	if err := out.send(ctx, pending, 0); err == nil {
 		pending = out.buffer()
 	} else if ctx.Err() == nil {
@@ -196,15 +202,17 @@ func summaryLoop(ctx context.Context, o loopOptions, env Env, out *asyncWriter, 
 			// A tick at the deadline is the last summary (-i 1 -d 3
 			// prints three), not one more before an empty one.
 			exiting = !end.IsZero() && time.Until(end) < min(o.Interval/2, 50*time.Millisecond)
+			exiting = exiting || (o.Count > 0 && printed+1 >= o.Count)
 		}
 		if exiting {
 			// Detach first: the last summary then has every count.
-			o.Detach()
+			detach()
 		}
-		if err := summary(pending, time.Now()); err != nil {
+		if err := summary(pending, time.Now(), exiting); err != nil {
 			return err
 		}
 		npending++
+		printed++
 		if !exiting {
 			if err := out.send(ctx, pending, npending); err != nil {
 				if ctx.Err() == nil {
@@ -214,9 +222,6 @@ func summaryLoop(ctx context.Context, o loopOptions, env Env, out *asyncWriter, 
 			}
 			pending, npending = out.buffer(), 0
 			continue
-		}
-		if !o.JSON {
-			fmt.Fprintln(pending, "Detaching...")
 		}
 		finish, cancel := afterCancel(ctx, drainTimeout)
 		defer cancel()

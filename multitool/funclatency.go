@@ -1,6 +1,7 @@
 package multitool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,8 +155,8 @@ func Funclatency(ctx context.Context, o FunclatencyOptions, env Env) error {
 	defer stopWatch()
 	hist := NewAggReader(sess.Map(latHistMap), lp.hist.Layout())
 	sum := NewAggReader(sess.Map(latSumMap), lp.sum.Layout())
-	lo := loopOptions{Interval: o.Interval, Duration: o.Duration, JSON: o.JSON, Detach: sess.Detach}
-	err = summaryLoop(ctx, lo, env, out, banner, func(w io.Writer, now time.Time) error {
+	lo := loopOptions{Interval: o.Interval, Duration: o.Duration}
+	err = summaryLoop(ctx, env, out, banner, lo, sess.Detach, func(w *bytes.Buffer, now time.Time, last bool) error {
 		s, err := readLatency(lp, hist, sum, o.PerFunction)
 		if err != nil {
 			return err
@@ -163,7 +164,13 @@ func Funclatency(ctx context.Context, o FunclatencyOptions, env Env) error {
 		if o.JSON {
 			return s.writeJSON(w, now)
 		}
-		return s.print(w, o.Timestamp, now)
+		if err := s.print(w, o.Timestamp, now); err != nil {
+			return err
+		}
+		if last {
+			fmt.Fprintln(w, "Detaching...")
+		}
+		return nil
 	})
 	reportLatencyDrops(env, sess, lp)
 	return err
