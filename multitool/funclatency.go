@@ -35,6 +35,12 @@ type FunclatencyOptions struct {
 	ProbeLimit int  // --probe-limit: most per-link targets; 0 for bpf.DefaultProbeLimit, -1 none
 	JSON       bool // --json: one JSON object per summary
 	DryRun     bool // -D: print the generated BPF and exit
+	// From and To, instead of Pattern, are the two probes of a two-probe
+	// latency (argdist grammar; their expressions are the key).
+	From, To string
+	// MaxPending bounds the starts waiting for their end (the stash
+	// size) in the two-probe mode; 0 means DefaultMaxPending.
+	MaxPending int
 }
 
 // DefaultLatencyLevels is the nesting depth funclatency keeps start times
@@ -75,6 +81,7 @@ type latencyProgram struct {
 	hist, sum  *compile.AggSink
 	probes     []*bpf.Probe
 	unit       latencyUnit
+	pair       bool // the two-probe mode (--from, --to)
 }
 
 // Funclatency times the functions matching o.Pattern from entry to return
@@ -94,9 +101,20 @@ func Funclatency(ctx context.Context, o FunclatencyOptions, env Env) error {
 	if o.Levels < 0 {
 		return usageErr("", fmt.Errorf("-l: invalid nesting level %d", o.Levels))
 	}
-	p, err := specparse.ParseLatencyPattern(o.Pattern, o.Regex)
-	if err != nil {
-		return usageErr(o.Pattern, err)
+	pair := o.From != "" || o.To != ""
+	var p *specparse.Pattern
+	if pair {
+		if err := checkPairOptions(o); err != nil {
+			return usageErr("", err)
+		}
+	} else {
+		if o.MaxPending != 0 {
+			return usageErr("", errors.New("--max-pending is for --from and --to: a PATTERN's start times are bounded by -l"))
+		}
+		var err error
+		if p, err = specparse.ParseLatencyPattern(o.Pattern, o.Regex); err != nil {
+			return usageErr(o.Pattern, err)
+		}
 	}
 	if !o.DryRun {
 		if err := needRoot("funclatency"); err != nil {
@@ -105,7 +123,13 @@ func Funclatency(ctx context.Context, o FunclatencyOptions, env Env) error {
 	}
 	planner := &Planner{Src: SystemSources{}, Features: env.Features, Log: env.logf, DryRun: o.DryRun, Contexts: true}
 	defer planner.Close()
-	lp, err := planLatency(ctx, planner, p, o, env)
+	var lp *latencyProgram
+	var err error
+	if pair {
+		lp, err = planPair(ctx, planner, o, env)
+	} else {
+		lp, err = planLatency(ctx, planner, p, o, env)
+	}
 	if err != nil {
 		return err
 	}
@@ -147,7 +171,11 @@ func Funclatency(ctx context.Context, o FunclatencyOptions, env Env) error {
 	if o.JSON {
 		w = env.Err
 	}
-	fmt.Fprintf(w, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", len(funcNames(lp.entry)), o.Pattern)
+	if pair {
+		fmt.Fprintf(w, "Tracing latency from %q to %q... Hit Ctrl-C to end.\n", o.From, o.To)
+	} else {
+		fmt.Fprintf(w, "Tracing %d functions for %q... Hit Ctrl-C to end.\n", len(funcNames(lp.entry)), o.Pattern)
+	}
 	if err := env.ready(); err != nil {
 		return err
 	}
@@ -499,11 +527,15 @@ func reportLatencyDrops(env Env, sess *bpf.Session, lp *latencyProgram) {
 		fmt.Fprintf(env.Err, "%d probe hits missed by the kernel (kretprobe maxactive instances all in use, or another BPF program running on that CPU): those calls are not timed\n", n)
 	}
 	if d, err := sess.PerCPUSums(lp.stash.DropsMap()); err == nil && len(d) >= compile.StashDrops {
+		ends, calls := "returns", "calls"
+		if lp.pair {
+			ends, calls = "ends", "starts"
+		}
 		if n := d[compile.StashDropMissing]; n > 0 {
-			fmt.Fprintf(env.Err, "%d returns not timed: no start time recorded for them (the call began before tracing, or its start was overwritten or evicted)\n", n)
+			fmt.Fprintf(env.Err, "%d %s not timed: no start time recorded for them (begun before tracing, or the start was overwritten or evicted)\n", n, ends)
 		}
 		if n := d[compile.StashDropFull]; n > 0 {
-			fmt.Fprintf(env.Err, "%d calls not timed: their start time could not be stored\n", n)
+			fmt.Fprintf(env.Err, "%d %s not timed: their start time could not be stored\n", n, calls)
 		}
 	}
 	for _, s := range []*compile.AggSink{lp.hist, lp.sum} {

@@ -395,13 +395,15 @@ func funclatencyCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:      "funclatency",
 		Usage:     "time kernel/user functions or syscalls: a log2 histogram of their latency",
-		ArgsUsage: "PATTERN",
+		ArgsUsage: "PATTERN | --from SPEC --to SPEC",
 		Description: "PATTERN is func (kernel), lib:func or /path:func (user), or a syscall name\n" +
 			"(sys_read, __x64_sys_read), with * wildcards (or a regular expression with -r). Examples:\n" +
 			"  btool funclatency vfs_read                # kernel function, in nanoseconds\n" +
 			"  btool funclatency -u sys_read             # the read syscall, in microseconds\n" +
 			"  btool funclatency -m -F 'c:*sleep'        # one histogram per libc function\n" +
-			"  btool funclatency -p 181 -i 5 /bin/app:main.handle",
+			"  btool funclatency -p 181 -i 5 /bin/app:main.handle\n" +
+			"  btool funclatency -u --from 'p::blk_mq_start_request(struct request *rq):u64:rq' \\\n" +
+			"                       --to 'p::blk_mq_end_request(struct request *rq):u64:rq'",
 		UseShortOptionHandling: true,
 		OnUsageError:           onUsageError,
 		Flags: append([]cli.Flag{
@@ -416,11 +418,20 @@ func funclatencyCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.IntFlag{Name: "level", Aliases: []string{"l"}, Value: multitool.DefaultLatencyLevels, Usage: "time up to `LEVEL` nested calls per thread"},
 			&cli.BoolFlag{Name: "dump", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per summary"},
+			&cli.StringFlag{Name: "from", Usage: "two-probe latency: start at `SPEC` (argdist grammar; its expressions are the key, none for the thread)"},
+			&cli.StringFlag{Name: "to", Usage: "two-probe latency: end at `SPEC`, whose expressions give the key of the start it ends"},
+			&cli.IntFlag{Name: "max-pending", Usage: fmt.Sprintf("two-probe latency: at most `N` starts wait for their end; older ones are evicted and counted (default %d)", multitool.DefaultMaxPending)},
 			probeLimitFlag(),
 		}, commonFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.Args().Len() != 1 {
+			pair := c.IsSet("from") || c.IsSet("to")
+			switch {
+			case pair && c.Args().Len() != 0:
+				return usage("give a PATTERN, or --from and --to, not both")
+			case !pair && c.Args().Len() != 1:
 				return usage("expected exactly one PATTERN, got %d (quote patterns that contain * or spaces)", c.Args().Len())
+			case c.IsSet("max-pending") && c.Int("max-pending") < 1:
+				return usage("--max-pending: N must be at least 1, got %d", c.Int("max-pending"))
 			}
 			env, err := newEnv(c, stdout, stderr)
 			if err != nil {
@@ -428,6 +439,9 @@ func funclatencyCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			o := multitool.FunclatencyOptions{
 				Pattern:     c.Args().First(),
+				From:        c.String("from"),
+				To:          c.String("to"),
+				MaxPending:  c.Int("max-pending"),
 				Regex:       c.Bool("regexp"),
 				PID:         c.Int("pid"),
 				Timestamp:   c.Bool("timestamp"),

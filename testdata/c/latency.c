@@ -8,7 +8,14 @@
  *                     2.5 ms; so level 1 takes 2.5 ms (2048 -> 4095),
  *                     level 2 5.5 ms (4096 -> 8191), level 3 11 ms
  *                     (8192 -> 16383)
- * and prints "done N". Each sleep is one clock_nanosleep syscall: 5N of
+ * and prints "done N".
+ *
+ * With argv[2] "pairs" and L = argv[3] (default 0) it instead calls
+ * lat_begin(1000000 + j) L times with no lat_end (requests that never
+ * complete), then N times lat_begin(i), a 5.5 ms sleep, lat_end(i):
+ * two-probe latencies keyed by the id, N of them in 4096 -> 8191 usecs.
+ *
+ * Each sleep is one clock_nanosleep syscall: 5N of
  * them, 2N in 2048 -> 4095 usecs, 2N in 4096 -> 8191, N in 16384 -> 32767.
  * The times sit well inside their buckets, so scheduling delays of up to
  * about 1 ms don't move them. */
@@ -34,12 +41,30 @@ __attribute__((noinline)) int lat_recurse(int level) {
 	return r + 1;
 }
 
+__attribute__((noinline)) void lat_begin(long id) { __asm__ volatile("" : : "r"(id)); }
+__attribute__((noinline)) void lat_end(long id) { __asm__ volatile("" : : "r"(id)); }
+
+static void pairs(int n, int leaked) {
+	for (int j = 0; j < leaked; j++)
+		lat_begin(1000000 + j);
+	for (int i = 0; i < n; i++) {
+		lat_begin(i);
+		sleep_us(5500);
+		lat_end(i);
+	}
+}
+
 int main(int argc, char **argv) {
 	int n = argc > 1 ? atoi(argv[1]) : 10;
 	char line[16];
 	printf("%d\n", (int)getpid());
 	fflush(stdout);
 	if (!fgets(line, sizeof line, stdin)) { /* EOF also starts the run */ }
+	if (argc > 2 && argv[2][0] == 'p') {
+		pairs(n, argc > 3 ? atoi(argv[3]) : 0);
+		printf("done %d\n", n);
+		return 0;
+	}
 	long s = 0;
 	for (int i = 0; i < n; i++) {
 		lat_sleep_a();
