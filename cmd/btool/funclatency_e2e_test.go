@@ -371,3 +371,50 @@ func TestKernelFunclatencyUsage(t *testing.T) {
 		t.Errorf("-u -m: %s", stderr)
 	}
 }
+
+// TestKernelFunclatencyPair times lat_begin to lat_end, two probes matched
+// by thread: n pairs 5.5 ms apart, all in 4096 -> 8191 usecs.
+func TestKernelFunclatencyPair(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "latency.c")
+	const n = 10
+	w := startWorkload(t, bin, strconv.Itoa(n), "pairs")
+	tr := startBtool(t, "funclatency", "-v", "-u", "-p", strconv.Itoa(w.pid),
+		"--from", "p:"+bin+":lat_begin()", "--to", "p:"+bin+":lat_end()")
+	w.run(t)
+	out := tr.wait()
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, tr.err.String())
+	if !strings.HasPrefix(out, `Tracing latency from "p:`+bin+`:lat_begin()" to "p:`+bin+`:lat_end()"... Hit Ctrl-C to end.`) {
+		t.Errorf("banner:\n%s", out)
+	}
+	out = strings.Replace(out, "Tracing latency from", "Tracing 1 functions for", 1)
+	l := parseLatency(t, strings.Replace(out, `" to "`, ` `, 1))
+	l.expectBucket(t, "", 4096, n, latSlack)
+	l.checkAvg(t, n, 5500, 16383)
+}
+
+// TestKernelFunclatencyPairEvictions times lat_begin(id) to lat_end(id)
+// keyed by id, after 64 starts that never end, with room for 16 pending
+// starts: the n real pairs are timed, in 4096 -> 8191 usecs, and at least
+// 64 - 16 evictions are reported.
+func TestKernelFunclatencyPairEvictions(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "latency.c")
+	const n, leaked, room = 10, 64, 16
+	w := startWorkload(t, bin, strconv.Itoa(n), "pairs", strconv.Itoa(leaked))
+	tr := startBtool(t, "funclatency", "-v", "-u", "-p", strconv.Itoa(w.pid), "--max-pending", strconv.Itoa(room),
+		"--from", "p:"+bin+":lat_begin(long id):u64:id", "--to", "p:"+bin+":lat_end(long id):u64:id")
+	w.run(t)
+	out := tr.wait()
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, tr.err.String())
+	out = strings.Replace(out, "Tracing latency from", "Tracing 1 functions for", 1)
+	l := parseLatency(t, strings.Replace(out, `" to "`, ` `, 1))
+	l.expectBucket(t, "", 4096, n, latSlack)
+	m := regexp.MustCompile(`(\d+) starts evicted`).FindStringSubmatch(tr.err.String())
+	if m == nil {
+		t.Fatalf("no evictions reported:\n%s", tr.err.String())
+	}
+	if ev, _ := strconv.Atoi(m[1]); ev < leaked-room || ev > leaked {
+		t.Errorf("%d evictions reported, want %d to %d", ev, leaked-room, leaked)
+	}
+}
