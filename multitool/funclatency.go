@@ -47,8 +47,9 @@ type FunclatencyOptions struct {
 // for when -l is not given.
 const DefaultLatencyLevels = 16
 
-// MaxLatencyLevels bounds -l.
-const MaxLatencyLevels = 64
+// MaxLatencyLevels bounds -l: 8 bytes of depth and 8 per level fit the
+// stash's 256-byte value (compile.MaxStashValue).
+const MaxLatencyLevels = 31
 
 // latencyUnit is the histogram's unit: its label and nanoseconds per unit.
 type latencyUnit struct {
