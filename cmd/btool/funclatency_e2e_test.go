@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,9 +142,16 @@ func runLatency(t *testing.T, bin string, n int, pattern string, args ...string)
 	return parseLatency(t, out), tr.err.String()
 }
 
-// The slack of calls allowed in a higher bucket than their sleep's: a
-// loaded 2-CPU machine can delay a wake-up by a few ms now and then.
-const latSlack = 2
+// latSlack is how many of n calls may land in a higher bucket than their
+// sleep's: a loaded 2-CPU machine can delay a wake-up by a few ms now and
+// then; under QEMU's software emulation (the test VMs) timers overshoot
+// often, and only a majority is required.
+func latSlack(n uint64) uint64 {
+	if testutil.InVM() {
+		return n / 2
+	}
+	return 2
+}
 
 // TestKernelFunclatencyUserSleep times a C function that sleeps 5.5 ms,
 // n times: every call is in the 4096 -> 8191 usecs bucket, the avg line
@@ -156,7 +164,7 @@ func TestKernelFunclatencyUserSleep(t *testing.T) {
 	if l.bannerTargets != 1 || l.bannerPattern != bin+":lat_sleep_a" || l.unit != "usecs" {
 		t.Errorf("banner or unit: %d %q %q", l.bannerTargets, l.bannerPattern, l.unit)
 	}
-	l.expectBucket(t, "", 4096, n, latSlack)
+	l.expectBucket(t, "", 4096, n, latSlack(n))
 	l.checkAvg(t, n, 5500, 16383)
 	if strings.Contains(stderr, "not timed") {
 		t.Errorf("calls not timed:\n%s", stderr)
@@ -176,8 +184,8 @@ func TestKernelFunclatencyPerFunction(t *testing.T) {
 	if len(l.sections) != 2 || l.sections[0] != "lat_sleep_a" || l.sections[1] != "lat_sleep_b" {
 		t.Errorf("sections %q, want lat_sleep_a and lat_sleep_b", l.sections)
 	}
-	l.expectBucket(t, "lat_sleep_a", 4, n, latSlack)  // 5.5 ms
-	l.expectBucket(t, "lat_sleep_b", 16, n, latSlack) // 22 ms
+	l.expectBucket(t, "lat_sleep_a", 4, n, latSlack(n))  // 5.5 ms
+	l.expectBucket(t, "lat_sleep_b", 16, n, latSlack(n)) // 22 ms
 	// (5.5 + 22) / 2 ms, truncated to whole ms.
 	l.checkAvg(t, 2*n, 13, 20)
 }
@@ -192,8 +200,8 @@ func TestKernelFunclatencyRecursive(t *testing.T) {
 	const n = 6
 	l, stderr := runLatency(t, bin, n, bin+":lat_recurse", "-u")
 	rows := l.rows[""]
-	if rows[2048] < n-latSlack || rows[2048]+rows[4096]+rows[8192]+rows[16384] != 3*n ||
-		rows[2048]+rows[4096] < 2*n-latSlack || rows[8192]+rows[16384] < n {
+	if rows[2048] < n-latSlack(n) || rows[2048]+rows[4096]+rows[8192]+rows[16384] != 3*n ||
+		rows[2048]+rows[4096] < 2*n-latSlack(n) || rows[8192]+rows[16384] < n {
 		t.Errorf("levels not timed right: want %d calls each in 2048, 4096 and 8192 usecs, have %v", n, rows)
 	}
 	l.checkAvg(t, 3*n, (2500+5500+11000)/3, 16383)
@@ -213,7 +221,7 @@ func TestKernelFunclatencySyscall(t *testing.T) {
 	l, stderr := runLatency(t, bin, n, "sys_clock_nanosleep", "-u")
 	rows := l.rows[""]
 	if rows[2048]+rows[4096]+rows[8192]+rows[16384]+rows[32768] != 5*n ||
-		rows[2048] < 2*n-latSlack || rows[16384] < n-latSlack {
+		rows[2048] < 2*n-latSlack(2*n) || rows[16384] < n-latSlack(n) {
 		t.Errorf("want %d, %d and %d sleeps in 2048, 4096 and 16384 usecs, have %v", 2*n, 2*n, n, rows)
 	}
 	l.checkAvg(t, 5*n, (2*2500+2*5500+22000)/5, 16383)
@@ -260,7 +268,7 @@ func TestKernelFunclatencyGo(t *testing.T) {
 		t.Errorf("-v does not say returns are probed at RET instructions:\n%s", tr.err.String())
 	}
 	l := parseLatency(t, out)
-	l.expectBucket(t, "", 4096, n*g, latSlack)
+	l.expectBucket(t, "", 4096, n*g, latSlack(n*g))
 	l.checkAvg(t, n*g, 5500, 16383)
 }
 
@@ -299,7 +307,7 @@ func TestKernelFunclatencyJSON(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	if v.Unit != "usecs" || v.Count != n || v.Avg < 22000 || len(v.Functions) != 1 || v.Functions[0].Func != "lat_sleep_b" ||
-		v.Functions[0].Count != n || v.Functions[0].Buckets[0].Min != 16384 || v.Functions[0].Buckets[0].Count < n-latSlack {
+		v.Functions[0].Count != n || v.Functions[0].Buckets[0].Min != 16384 || v.Functions[0].Buckets[0].Count < n-latSlack(n) {
 		t.Errorf("JSON: %+v\n%s", v, out)
 	}
 	if !strings.Contains(tr.err.String(), `Tracing 1 functions for "`) {
@@ -309,13 +317,15 @@ func TestKernelFunclatencyJSON(t *testing.T) {
 
 // TestKernelFunclatencyVFSRead times vfs_read by fentry and by kprobe
 // (kprobe_multi and fentry turned off) on the same workload: both see
-// every read, and their histograms peak within one bucket of each other.
-// It needs kprobes and fentry: the 6.12 VM.
+// every read, and the distributions have the same shape: the same fastest
+// bucket and the same median bucket, each within a factor of two. (The
+// workload's reads are bimodal: each file read generates /proc/self/stat
+// and then finds EOF.) It needs kprobes and fentry: the 6.12 VM.
 func TestKernelFunclatencyVFSRead(t *testing.T) {
 	requireRoot(t)
 	const n = 200
-	peaks := map[string]uint64{}
-	counts := map[string]uint64{}
+	type shape struct{ count, lowest, median uint64 }
+	shapes := map[string]shape{}
 	for _, tc := range []kernelFuncMode{{"fentry", "kprobe_multi", "fentry"}, {"kprobe", "kprobe_multi,fentry", "kprobe"}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			if !haveFeature(t, tc.feature) {
@@ -333,22 +343,33 @@ func TestKernelFunclatencyVFSRead(t *testing.T) {
 			if l.count < n {
 				t.Errorf("%d vfs_read calls timed, want at least %d", l.count, n)
 			}
-			var peak, most uint64
+			var s shape
+			var bounds []uint64
 			for b, c := range l.rows[""] {
-				if c > most {
-					peak, most = b, c
+				if c > 0 {
+					bounds = append(bounds, b)
 				}
 			}
-			peaks[tc.mode], counts[tc.mode] = peak, l.count
+			sort.Slice(bounds, func(i, j int) bool { return bounds[i] < bounds[j] })
+			s.count, s.lowest = l.count, bounds[0]
+			var cum uint64
+			for _, b := range bounds {
+				if cum += l.rows[""][b]; 2*cum >= l.count {
+					s.median = b
+					break
+				}
+			}
+			shapes[tc.mode] = s
 		})
 	}
-	if len(peaks) == 2 {
-		if counts["fentry"] != counts["kprobe"] {
-			t.Errorf("fentry timed %d reads, kprobe %d", counts["fentry"], counts["kprobe"])
+	if len(shapes) == 2 {
+		f, k := shapes["fentry"], shapes["kprobe"]
+		if f.count != k.count {
+			t.Errorf("fentry timed %d reads, kprobe %d", f.count, k.count)
 		}
-		a, b := peaks["fentry"], peaks["kprobe"]
-		if a > 2*b+1 || b > 2*a+1 {
-			t.Errorf("histograms peak at %d (fentry) and %d (kprobe) ns: more than a bucket apart", a, b)
+		near := func(a, b uint64) bool { return a <= 2*b+1 && b <= 2*a+1 }
+		if !near(f.lowest, k.lowest) || !near(f.median, k.median) {
+			t.Errorf("shapes differ: fentry %+v, kprobe %+v (buckets by their low bound, ns)", f, k)
 		}
 	}
 }
@@ -389,7 +410,7 @@ func TestKernelFunclatencyPair(t *testing.T) {
 	}
 	out = strings.Replace(out, "Tracing latency from", "Tracing 1 functions for", 1)
 	l := parseLatency(t, strings.Replace(out, `" to "`, ` `, 1))
-	l.expectBucket(t, "", 4096, n, latSlack)
+	l.expectBucket(t, "", 4096, n, latSlack(n))
 	l.checkAvg(t, n, 5500, 16383)
 }
 
@@ -409,7 +430,7 @@ func TestKernelFunclatencyPairEvictions(t *testing.T) {
 	t.Logf("stdout:\n%s\nstderr:\n%s", out, tr.err.String())
 	out = strings.Replace(out, "Tracing latency from", "Tracing 1 functions for", 1)
 	l := parseLatency(t, strings.Replace(out, `" to "`, ` `, 1))
-	l.expectBucket(t, "", 4096, n, latSlack)
+	l.expectBucket(t, "", 4096, n, latSlack(n))
 	m := regexp.MustCompile(`(\d+) starts evicted`).FindStringSubmatch(tr.err.String())
 	if m == nil {
 		t.Fatalf("no evictions reported:\n%s", tr.err.String())
