@@ -271,9 +271,11 @@ func planLatency(ctx context.Context, pl *Planner, p *specparse.Pattern, o Funcl
 		b := compile.Build{Name: "lat_entry", Mode: m, Filters: f, Sink: &compile.EntrySink{Stash: lp.stash}}
 		if plan == ret {
 			hist := *lp.hist
-			if hist.Value, err = latencyValue(plan, m, lp.stash, lp.unit); err != nil {
+			v, err := latencyValue(plan, m, lp.stash, lp.unit)
+			if err != nil {
 				return nil, err
 			}
+			hist.Value = v
 			b = compile.Build{Name: "lat_return", Mode: m, Return: plan.Return, Filters: f, Stash: lp.stash,
 				Sink: compile.Sinks{&hist, lp.sum}}
 		}
