@@ -172,6 +172,8 @@ func attachOne(pa ProgramAttach, prog *ebpf.Program, t compile.Target) (link.Lin
 		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: t.Event, Program: prog})
 	case compile.ModeTracepoint:
 		return link.Tracepoint(t.Category, t.Event, prog, &link.TracepointOptions{Cookie: cookie})
+	case compile.ModePerfEvent:
+		return attachPerfEvent(prog, t)
 	case compile.ModeUprobe:
 		ex, err := link.OpenExecutable(attachFile(t))
 		if err != nil {

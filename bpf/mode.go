@@ -26,6 +26,8 @@ func modeNeeds(m compile.Mode) []feature.Feature {
 		return []feature.Feature{feature.FeatUprobeMulti}
 	case compile.ModeUprobe:
 		return []feature.Feature{feature.FeatUprobe}
+	case compile.ModePerfEvent:
+		return []feature.Feature{feature.FeatPerfEvent}
 	}
 	return nil
 }
@@ -68,6 +70,8 @@ func kindHint(kind compile.TargetKind) string {
 		return "use tracepoints instead (t:category:event; see btool list 't:*'), e.g. t:syscalls:sys_enter_* for syscalls"
 	case compile.UserFunc:
 		return "user probes need a kernel with CONFIG_UPROBES"
+	case compile.PerfEvent:
+		return "perf events need a kernel with CONFIG_PERF_EVENTS"
 	}
 	return ""
 }

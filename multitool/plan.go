@@ -34,6 +34,7 @@ const (
 	HeadTracepoint                     // t:category:event
 	HeadUser                           // p:lib:func, r:lib:func, lib:func
 	HeadUSDT                           // u:lib:[provider:]probe
+	HeadSoftware                       // s:software:event(period): a perf software event (argdist; HeadOfSoftwareEvent)
 )
 
 // ProbeHead is the part of a probe spec that says where to attach, from a
@@ -45,9 +46,10 @@ type ProbeHead struct {
 	Library    string // library or binary (HeadUser, HeadUSDT); category (HeadTracepoint)
 	LibraryPos specparse.Pos
 	Provider   string // USDT provider; "" for any
-	Func       string // function, event or probe (a glob or regex unless Literal)
+	Func       string // function, event or probe (a glob or regex unless Literal); HeadSoftware: the event as typed (name or alias)
 	FuncPos    specparse.Pos
 	Offset     uint64 // +offset after a function; 0 if none
+	Period     uint64 // HeadSoftware: the sample period given; 0 means the event's default
 	Literal    bool   // Func has no wildcards
 	// Signature is a user-written prototype that overrides BTF/DWARF
 	// (bcc's `p::do_sys_open(int dfd, const char *filename)`); nil if
@@ -341,6 +343,8 @@ func (pl *Planner) Plan(h *ProbeHead) (*Plan, error) {
 		plan, err = pl.planUser(h)
 	case HeadUSDT:
 		plan, err = pl.planUSDT(h)
+	case HeadSoftware:
+		plan, err = pl.planSoftware(h)
 	default:
 		err = fmt.Errorf("unsupported probe kind %d", h.Kind)
 	}

@@ -24,6 +24,7 @@ const (
 	CtxUserSysV                              // user function, SysV registers (DWARF locations where known)
 	CtxUserGo                                // Go function, ABIInternal registers
 	CtxUSDT                                  // USDT site: its argument spec
+	CtxPerfEvent                             // perf event: no arguments; ctx->reg reads the interrupted task's registers
 )
 
 // Context is what a program attached at one target sees: where each
@@ -247,6 +248,9 @@ func (c *Context) Probe(m compile.Mode) (*compile.ProbeContext, error) {
 	case CtxUSDT:
 		pc.Regs, pc.UserMemory = true, true
 		pc.Args = c.Args
+	case CtxPerfEvent:
+		// bpf_perf_event_data starts with the interrupted task's pt_regs.
+		pc.Regs = true
 	default:
 		return nil, fmt.Errorf("unknown context kind %d", c.Kind)
 	}

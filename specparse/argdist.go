@@ -7,6 +7,12 @@ import (
 // ArgdistProbe is a parsed argdist specifier:
 //
 //	{p,r,t,u}:{[library],category}:function(signature)[:type[,type...]:expr[,expr...][:filter]][#label]
+//	s:[software]:event([period])[:type[,type...]:expr[,expr...][:filter]][#label]
+//
+// A probe of type s is a perf software event (see SoftwareEvents): the
+// category is "software" or empty, and the parentheses hold the sample
+// period, one sample every period events (nanoseconds for cpu-clock and
+// task-clock), or nothing for the event's default (EventPeriod).
 //
 // USDT probes may name a provider: u:library:provider:probe(). Unlike bcc,
 // expressions are parsed, not split on ':' and ',', so they may contain
@@ -14,10 +20,11 @@ import (
 type ArgdistProbe struct {
 	Pos, End   Pos
 	Kind       ProbeKind
-	Library    string // library or binary (p, r, u); category (t); "" for kernel functions
+	Period     uint64 // s: the sample period given in the parentheses; 0 if none (see EventPeriod)
+	Library    string // library or binary (p, r, u); category (t, s: "software" or ""); "" for kernel functions
 	LibraryPos Pos
 	Provider   string // USDT provider; "" if not given
-	Func       string // function, tracepoint event or USDT probe
+	Func       string // function, tracepoint event, USDT probe or software event (as typed: a name or an alias)
 	FuncPos    Pos
 	Params     []*Param    // the signature; never nil (empty for "()")
 	Types      []*TypeName // nil when no types/expressions were given (the tool's default applies)
@@ -66,7 +73,11 @@ func (p *parser) parseArgdist() *ArgdistProbe {
 		p.errorf(p.tok.pos, Pos(len(p.src)), "unmatched '(' in signature: missing ')'")
 		return nil
 	}
-	if pr.Kind == TracepointProbe || pr.Kind == USDTProbe {
+	if pr.Kind == SoftwareEventProbe {
+		pr.Params = []*Param{}
+		p.parseSoftwarePeriod(pr, end, close)
+		p.seek(close + 1)
+	} else if pr.Kind == TracepointProbe || pr.Kind == USDTProbe {
 		pr.Params = []*Param{}
 		if strings.TrimSpace(p.src[end+1:close]) != "" {
 			p.errorf(Pos(end), Pos(close+1), "%s", sigOnEventMsg)
@@ -140,8 +151,10 @@ func (p *parser) parseArgdistHead(pr *ArgdistProbe, start, end int) bool {
 		pr.Kind = TracepointProbe
 	case "u":
 		pr.Kind = USDTProbe
+	case "s":
+		pr.Kind = SoftwareEventProbe
 	default:
-		p.errorf(offs[0], offs[0]+Pos(len(parts[0])), "probe type must be 'p', 'r', 't', or 'u', but got '%s'", parts[0])
+		p.errorf(offs[0], offs[0]+Pos(len(parts[0])), "probe type must be 'p', 'r', 't', 'u', or 's', but got '%s'", parts[0])
 	}
 	pr.Library, pr.LibraryPos = parts[1], offs[1]
 	pr.Func, pr.FuncPos = parts[n-1], offs[n-1]
@@ -164,6 +177,8 @@ func (p *parser) parseArgdistHead(pr *ArgdistProbe, start, end int) bool {
 			p.errorf(pr.LibraryPos, pr.LibraryPos, "missing library or binary for USDT probe")
 		}
 		p.checkName(pr.Func, pr.FuncPos, "USDT probe name", eventNameOK)
+	case SoftwareEventProbe:
+		p.checkSoftwareHead(pr)
 	}
 	return true
 }
@@ -197,7 +212,11 @@ func (pr *ArgdistProbe) String() string {
 		b.WriteByte(':')
 	}
 	b.WriteString(pr.Func)
-	writeParams(&b, pr.Params)
+	if pr.Kind == SoftwareEventProbe {
+		b.WriteString(pr.periodString())
+	} else {
+		writeParams(&b, pr.Params)
+	}
 	if pr.Types != nil || pr.Exprs != nil {
 		b.WriteByte(':')
 		for i, t := range pr.Types {

@@ -13,6 +13,9 @@ const (
 	Return                           // r: function return (kretprobe/uretprobe)
 	TracepointProbe                  // t: kernel tracepoint
 	USDTProbe                        // u: USDT probe
+	// SoftwareEventProbe is s: a perf software event (argdist only:
+	// s:software:page-faults(period)).
+	SoftwareEventProbe
 )
 
 func (k ProbeKind) String() string {
@@ -25,6 +28,8 @@ func (k ProbeKind) String() string {
 		return "t"
 	case USDTProbe:
 		return "u"
+	case SoftwareEventProbe:
+		return "s"
 	}
 	return fmt.Sprintf("ProbeKind(%d)", int(k))
 }

@@ -73,9 +73,17 @@
 // # argdist specifiers
 //
 //	{p,r,t,u}:{[library],category}:function(signature)[:type[,type...]:expr[,expr...][:filter]][#label]
+//	s:[software]:event([period])[:type[,type...]:expr[,expr...][:filter]][#label]
 //
 // The signature parentheses are required, as in bcc; tracepoints and USDT
-// probes take "()". Expressions use the trace expression grammar and are
+// probes take "()". Type s (beyond bcc) is a perf software event, with
+// bpftrace's names and aliases: alignment-faults, context-switches (cs),
+// cpu-clock (cpu), cpu-migrations, dummy, emulation-faults, major-faults,
+// minor-faults, page-faults (faults), task-clock (see SoftwareEvents). Its
+// parentheses hold the sample period, one sample every period events:
+// "s:software:page-faults(100)"; empty means every event for the counted
+// events, and one sample per 1,000,000 ns (1 ms) of CPU time for the clocks
+// cpu-clock and task-clock, whose period is in nanoseconds (10000 at least). Expressions use the trace expression grammar and are
 // parsed, not split on ':' and ',', so "a ? b : c" and STRCMP("x", s)
 // work. The label is the text after the first '#' outside literals.
 package specparse

@@ -106,6 +106,9 @@ func FuzzParseArgdist(f *testing.F) {
 		f.Add(tt.have)
 	}
 	f.Add("p::f(int x):u64,u32:x")
+	for _, s := range []string{"s::faults(0)", "s::cs(-1)", "s:software:cpu(x)", "s:hw:cycles()", "s::cpu(9999)", "s::faults(99999999999999999999)", "s::task-clock( 10000 )"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		pr, err := ParseArgdist(s)
 		if err != nil {
@@ -122,6 +125,13 @@ func FuzzParseArgdist(f *testing.F) {
 		}
 		if again.String() != str {
 			t.Fatalf("round trip: %q -> %q -> %q", s, str, again.String())
+		}
+		if pr.Kind == SoftwareEventProbe {
+			ev, ok := LookupSoftwareEvent(pr.Func)
+			period := pr.EventPeriod()
+			if !ok || period == 0 || period > MaxPeriod || ev.Clock && period < MinClockPeriod || again.Period != pr.Period {
+				t.Fatalf("software event %q accepted with event %v/%v and period %d (again %d)", s, ev, ok, period, again.Period)
+			}
 		}
 		for _, e := range append(pr.Exprs, pr.Filter) {
 			if e != nil {

@@ -132,6 +132,9 @@ func dumpArgdist(pr *ArgdistProbe) string {
 		ps = append(ps, fmt.Sprintf("[%s]%s", p.Type, p.Name))
 	}
 	parts = append(parts, "params=("+strings.Join(ps, ", ")+")")
+	if pr.Period != 0 {
+		parts = append(parts, fmt.Sprintf("period=%d", pr.Period))
+	}
 	if pr.Types != nil {
 		var ts []string
 		for _, t := range pr.Types {

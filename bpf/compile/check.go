@@ -531,7 +531,7 @@ func (c *checker) ident(n *specparse.Ident) operand {
 		return c.argOperand(n, c.pc.Ret)
 	case "ctx":
 		if !c.pc.Regs {
-			c.errAt(n, "ctx->register is only valid in kprobes and uprobes")
+			c.errAt(n, "ctx->register is only valid in kprobes, uprobes and perf events")
 			return invalid
 		}
 		return operand{kind: opCtx}
@@ -548,6 +548,10 @@ func (c *checker) ident(n *specparse.Ident) operand {
 		}
 	}
 	if num, ok := argNumber(name); ok {
+		if c.pc.Mode == ModePerfEvent && len(c.pc.Args) == 0 {
+			c.errAt(n, "%s is unavailable: a perf event interrupts a task anywhere, not a function; use $pid, $tgid, $comm, $cpu, $uid or ctx->ip", name)
+			return invalid
+		}
 		if num < 1 || num > len(c.pc.Args) {
 			c.errAt(n, "%s: probe has %s", name, plural(len(c.pc.Args), "argument"))
 			return invalid

@@ -185,6 +185,7 @@ func TestCheckErrors(t *testing.T) {
 	k, kr, fe, tp := kprobeCtx(t), kretprobeCtx(t), fentryCtx(t), tracepointCtx(t)
 	noKernel := kprobeCtx(t)
 	noKernel.Kernel = nil
+	pe := perfEventCtx(t)
 	for _, tc := range []struct {
 		pc   *ProbeContext
 		have string
@@ -224,7 +225,7 @@ func TestCheckErrors(t *testing.T) {
 		{k, `vfs_read "%d", file.f_mode`, []errWant{{"file.f_mode", 0, "file is a pointer; use -> to access member f_mode"}}},
 		{k, `vfs_read "%d", file->f_path->dentry`, []errWant{{"file->f_path->dentry", 0, "file->f_path is a struct path, not a pointer; use . to access member dentry"}}},
 		{k, `vfs_read "%d", flags->x`, []errWant{{"flags->x", 0, "-> needs a pointer to a struct or union, have int"}}},
-		{fe, `vfs_read "%d", ctx->di`, []errWant{{"ctx", 0, "ctx->register is only valid in kprobes and uprobes"}}},
+		{fe, `vfs_read "%d", ctx->di`, []errWant{{"ctx", 0, "ctx->register is only valid in kprobes, uprobes and perf events"}}},
 		{k, `vfs_read "%d", ctx->dq`, []errWant{{"dq", 0, "unknown register 'dq' in struct pt_regs; did you mean di or dx?"}}},
 		{k, `vfs_read "%d", ctx`, []errWant{{"ctx", 0, "ctx is only usable as ctx->register"}}},
 		{k, `vfs_read "%d", args->count`, []errWant{{"args", 0, "args->field is only valid in tracepoints (t:)"}}},
@@ -244,6 +245,9 @@ func TestCheckErrors(t *testing.T) {
 		{k, `vfs_read "%d", file * 2`, []errWant{{"file * 2", 0, "invalid operands to * (have struct file * and int)"}}},
 		{k, `vfs_read "%d", flags[1]`, []errWant{{"flags", 0, "subscripted value is not an array or pointer (have int)"}}},
 		{k, `vfs_read "%d", -file`, []errWant{{"-file", 0, "invalid operand to unary - (have struct file *)"}}},
+		{pe, `f "%d", arg1`, []errWant{{"arg1", 0, "arg1 is unavailable: a perf event interrupts a task anywhere, not a function; use $pid, $tgid, $comm, $cpu, $uid or ctx->ip"}}},
+		{pe, `f "%d", $retval`, []errWant{{"$retval", 0, "$retval is only valid in return probes (r:)"}}},
+		{pe, `f "%d", args->count`, []errWant{{"args", 0, "args->field is only valid in tracepoints (t:)"}}},
 		{k, `vfs_read "%d %d", nosuch1, file->nosuch2`, []errWant{
 			{"nosuch1", 0, "unknown name 'nosuch1'"}, {"nosuch2", 0, "struct file has no member 'nosuch2'"}}},
 	} {

@@ -496,6 +496,9 @@ func verifierKinds() []progKind {
 			`f (a < 0 && c == 0xffffffff) "%d %u %s %d %s", a / n, c, msg, s->c, s->tag`,
 			`f (b > 0x123456789) "%llx %s", b, $comm`,
 		}},
+		{name: "perf_event", typ: ebpf.PerfEvent, need: feature.FeatPerfEvent, pc: perfEventCtx, specs: []string{
+			`f ($pid > 1 && $comm == "bash" || $cpu == 1) "%d %d %u %s %lx %lx %d", $pid, $tgid, $uid, $comm, ctx->ip, ctx->sp, $task->pid`,
+		}},
 		{name: "fentry", typ: ebpf.Tracing, at: ebpf.AttachTraceFEntry, attachTo: "vfs_read", need: feature.FeatFentry, pc: fentryCtx, specs: []string{
 			`vfs_read (file->f_count > 0 && buf == "x") "%u %s %s %lu", file->f_mode, buf, file->f_path.dentry->d_name.name, count`,
 		}},

@@ -40,6 +40,8 @@ type Target struct {
 	// attach with ModeKprobe only.
 	Offset       uint64
 	RefCtrOffset uint64 // UserFunc: file offset of a USDT semaphore, 0 if none
+	// Perf is, for PerfEvent, the event opened on every online CPU.
+	Perf PerfAttr
 }
 
 // CountGroup is a set of targets of one kind, attached with one Mode.
@@ -153,7 +155,8 @@ func CompileCounter(p *CountPlan, g *CountGroup, m Mode, cookies bool) (*Object,
 // once (kprobe_multi, uprobe_multi, raw_syscalls) or the kernel passes a
 // BPF cookie (5.15; cookies), telling targets apart by cookie or syscall
 // number, else one program per target with its Slot as a constant (fentry
-// and raw tracepoints bind a program to one target). syscallBase is the
+// and raw tracepoints bind a program to one target; a perf event's program
+// serves the events of one target on every CPU). syscallBase is the
 // first slot of a syscall group (raw_syscalls indexes slots by syscall
 // number); when base filters one syscall (Filters.Syscall), the program
 // serves that one target and indexes by its Slot. It fails when m cannot
@@ -220,6 +223,8 @@ func Assemble(base Build, kind TargetKind, targets []Target, cookies bool, sysca
 		shared(IndexSource{From: IndexCookie})
 	case m == ModeUprobe && kind == UserFunc:
 		cookieOrPerTarget()
+	case m == ModePerfEvent && kind == PerfEvent:
+		perTarget()
 	default:
 		return nil, fmt.Errorf("mode %s cannot attach to a %s", m, kind)
 	}

@@ -17,6 +17,13 @@ const (
 	ModeTracepoint                    // one perf-event tracepoint per event
 	ModeUprobeMulti                   // one uprobe_multi link for many user locations (6.6)
 	ModeUprobe                        // one perf-event uprobe per user location
+	// ModePerfEvent is a BPF_PROG_TYPE_PERF_EVENT program (4.9) run by
+	// perf events opened on every online CPU: one program per target,
+	// attached to each CPU's event with a perf link (5.15) or
+	// PERF_EVENT_IOC_SET_BPF. Its context is struct bpf_perf_event_data:
+	// the interrupted task's pt_regs at offset 0, then sample_period and
+	// addr.
+	ModePerfEvent
 )
 
 var modeNames = map[Mode]string{
@@ -28,6 +35,7 @@ var modeNames = map[Mode]string{
 	ModeTracepoint:    "tracepoint",
 	ModeUprobeMulti:   "uprobe_multi",
 	ModeUprobe:        "uprobe",
+	ModePerfEvent:     "perf_event",
 }
 
 func (m Mode) String() string {
@@ -47,6 +55,7 @@ const (
 	SyscallEnter                       // syscalls:sys_enter_* events
 	SyscallExit                        // syscalls:sys_exit_* events
 	UserFunc                           // user-space function entry or USDT location
+	PerfEvent                          // a perf event sampled on every CPU (Target.Perf): software events such as page faults, clocks
 )
 
 func (k TargetKind) String() string {
@@ -61,6 +70,8 @@ func (k TargetKind) String() string {
 		return "syscall exit tracepoint"
 	case UserFunc:
 		return "user function"
+	case PerfEvent:
+		return "perf event"
 	}
 	return fmt.Sprintf("TargetKind(%d)", k)
 }
@@ -77,6 +88,8 @@ func Ladder(kind TargetKind) []Mode {
 		return []Mode{ModeRawSyscalls, ModeTracepoint}
 	case UserFunc:
 		return []Mode{ModeUprobeMulti, ModeUprobe}
+	case PerfEvent:
+		return []Mode{ModePerfEvent}
 	}
 	return nil
 }

@@ -268,6 +268,8 @@ func programSpec(b *Build, insns asm.Instructions) *ebpf.ProgramSpec {
 		spec.Type = ebpf.TracePoint
 	case ModeRawTracepoint, ModeRawSyscalls:
 		spec.Type = ebpf.RawTracepoint
+	case ModePerfEvent:
+		spec.Type = ebpf.PerfEvent
 	default:
 		spec.Type = ebpf.Kprobe
 	}

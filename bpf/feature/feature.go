@@ -34,13 +34,17 @@ const (
 	// FeatSleepableUprobe: uprobe programs loaded with BPF_F_SLEEPABLE,
 	// which may call bpf_copy_from_user and so fault in user pages (6.0).
 	FeatSleepableUprobe Feature = "sleepable_uprobe"
+	// FeatPerfEvent: BPF_PROG_TYPE_PERF_EVENT programs (4.9), run by perf
+	// events such as software events (page faults, context switches,
+	// cpu-clock).
+	FeatPerfEvent Feature = "perf_event"
 )
 
 // AllFeatures lists every Feature in a stable order.
 var AllFeatures = []Feature{
 	FeatKprobe, FeatKprobeMulti, FeatFentry, FeatUprobe, FeatUprobeMulti,
 	FeatTracepoint, FeatRawTracepoint, FeatRingBuf, FeatCookie, FeatGetFuncIP,
-	FeatSleepableUprobe,
+	FeatSleepableUprobe, FeatPerfEvent,
 }
 
 // Features answers "does the running kernel have X?" Each probe runs at most
@@ -163,6 +167,7 @@ func defaultProbes() map[Feature]func() error {
 		FeatCookie:          func() error { return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetAttachCookie) },
 		FeatGetFuncIP:       func() error { return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetFuncIp) },
 		FeatSleepableUprobe: probeSleepableUprobe,
+		FeatPerfEvent:       func() error { return features.HaveProgramType(ebpf.PerfEvent) },
 	}
 }
 

@@ -28,11 +28,11 @@ var Labels = []string{"5.10", "6.1", "6.12"}
 var ExpectedFeatures = map[string][]string{
 	// Debian 11's 5.10: no BPF cookie and no bpf_get_func_ip in kprobes (5.15),
 	// no kprobe_multi (5.18), no uprobe_multi (6.6).
-	"5.10": {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "uprobe"},
+	"5.10": {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "uprobe", "perf_event"},
 	// Debian 6.1: no kprobe_multi (Debian's 6.1 lacks CONFIG_FPROBE), no uprobe_multi (6.6+).
 	// Sleepable uprobes (6.0) measured on both.
-	"6.1":  {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "sleepable_uprobe"},
-	"6.12": {"kprobe", "kprobe_multi", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "uprobe_multi", "sleepable_uprobe"},
+	"6.1":  {"kprobe", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "sleepable_uprobe", "perf_event"},
+	"6.12": {"kprobe", "kprobe_multi", "fentry", "tracepoint", "raw_tracepoint", "ringbuf", "cookie", "get_func_ip", "uprobe", "uprobe_multi", "sleepable_uprobe", "perf_event"},
 }
 
 // KernelDir returns the directory holding the kernels: $BTOOL_KERNELS, else

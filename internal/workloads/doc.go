@@ -5,6 +5,9 @@
 //
 //   - getpid -n N: calls the getpid syscall N times (sys_enter_getpid,
 //     __x64_sys_getpid, __do_sys_getpid).
+//   - swevents -pages N -sleeps K: writes to N fresh pages (N minor page
+//     faults), then blocks its main thread (tid = pid) in nanosleep K times
+//     (K context switches), for perf software event tests.
 //   - readfiles -n N -path P: opens, reads to EOF and closes P N times
 //     (do_sys_openat2, vfs_open, vfs_read, ...). P defaults to /proc/self/stat.
 //   - spin -n N: calls the non-inlined Go function main.spinTarget N times,
