@@ -75,11 +75,16 @@ type Build struct {
 	// programs without any (funccount's counters).
 	Checked *CheckedTrace
 	Index   IndexSource
-	// Stash, in a return probe, is what the entry probe's EntrySink
+	// Stash, in an end probe (a return probe, a RET-site uprobe, or any
+	// probe with StashKeyExpr), is what the start probe's EntrySink
 	// stashed: it is looked up and deleted right after the prologue,
 	// before the predicate (see Stash). nil for none.
 	Stash *Stash
-	Sink  Sink
+	// StashKey, with a Stash keyed by StashKeyExpr, is the key's
+	// Stash.KeyValues integer values, checked in this probe's context
+	// (without the stash: they are computed before it is read).
+	StashKey []*Value
+	Sink     Sink
 	// Sleepable loads the program with BPF_F_SLEEPABLE (uprobe modes
 	// only; feature sleepable_uprobe, 6.0). Its user-memory %s reads then
 	// fall back, when bpf_probe_read_user* fails, to bpf_copy_from_user,

@@ -471,7 +471,7 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 		asm.Mov.Imm(asm.R4, bpfNoexist),
 		asm.FnMapUpdateElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, done),
-		asm.JNE.Imm(asm.R0, errEEXIST, full),
+		asm.JNE.Imm32(asm.R0, errEEXIST, full), // 32 bits: see errEEXIST
 	)
 	lookup(full)
 	g.bind(full)

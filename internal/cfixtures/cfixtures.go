@@ -37,6 +37,7 @@ var All = []Fixture{
 	{Src: "usdt_sites.c"},
 	{Src: "untouched.c"},
 	{Src: "latency.c"},
+	{Src: "stash.c"},
 }
 
 // Build compiles f from root/testdata/c into dir/<prefix><Name> with debug
