@@ -11,6 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/btool/btool/bpf"
 	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/bpf/feature"
@@ -251,6 +253,18 @@ func planLatency(ctx context.Context, pl *Planner, p *specparse.Pattern, o Funcl
 	// Functions of a wildcard that call each other (vfs_read calling
 	// vfs_iter_read) each keep their own start time.
 	lp.stash = &compile.Stash{Map: latStashMap, Timestamp: true, PerTarget: multi}
+	if ret.Kind == compile.UserFunc && !ret.Return {
+		// Go: returns are uprobes on RET instructions, matched to their
+		// entry by goroutine and frame, whichever thread runs them.
+		lp.stash.Key = compile.StashKeyGoFrame
+		env.logf("start times keyed by goroutine and stack frame: goroutines move between threads")
+	} else {
+		lp.stash.Depth = o.Levels
+		if lp.stash.Depth == 0 {
+			lp.stash.Depth = DefaultLatencyLevels
+		}
+		env.logf("start times kept per thread, %d nested calls deep (-l)", lp.stash.Depth)
+	}
 	var keys []compile.KeyPart
 	if o.PerFunction {
 		keys = []compile.KeyPart{{Kind: compile.KeyTarget}}
@@ -540,10 +554,43 @@ func reportLatencyDrops(env Env, sess *bpf.Session, lp *latencyProgram) {
 		if n := d[compile.StashDropFull]; n > 0 {
 			fmt.Fprintf(env.Err, "%d %s not timed: their start time could not be stored\n", n, calls)
 		}
+		if n := d[compile.StashDropDeep]; n > 0 {
+			fmt.Fprintf(env.Err, "%d calls not timed: nested more than %d deep in one thread (raise -l)\n", n, lp.stash.Depth)
+		}
+		if n := d[compile.StashReplaced]; n > 0 {
+			fmt.Fprintf(env.Err, "%d starts replaced by a later start with the same key before their end: the earlier ones are not timed\n", n)
+		}
+		if live, err := countKeys(sess.Map(lp.stash.Map)); err == nil {
+			if n := lp.stash.Evicted(d, live); n > 0 {
+				fmt.Fprintf(env.Err, "%d starts evicted: more than %d were waiting for their end (--max-pending)\n", n, stashSize(lp.stash))
+			}
+		}
 	}
 	for _, s := range []*compile.AggSink{lp.hist, lp.sum} {
 		if d, err := AggDrops(sess, s); err == nil && len(d) > compile.AggDropFull && d[compile.AggDropFull] > 0 {
 			fmt.Fprintf(env.Err, "%d latencies not counted in %s: the map was full\n", d[compile.AggDropFull], s.Map)
 		}
 	}
+}
+
+// countKeys counts the keys of m (the stash, after detach).
+func countKeys(m *ebpf.Map) (int, error) {
+	if m == nil {
+		return 0, errors.New("no map")
+	}
+	var k, v []byte
+	n := 0
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	return n, it.Err()
+}
+
+// stashSize is st's entries.
+func stashSize(st *compile.Stash) uint32 {
+	if st.MaxEntries == 0 {
+		return compile.DefaultStashEntries
+	}
+	return st.MaxEntries
 }

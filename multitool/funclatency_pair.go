@@ -147,16 +147,25 @@ func planPair(ctx context.Context, pl *Planner, o FunclatencyOptions, env Env) (
 // pairKeyStash sets up stash st for n key expressions (0: the thread).
 func pairKeyStash(st *compile.Stash, n int) error {
 	if n > 0 {
-		return errors.New("key expressions need the stash's expression keys, not in this build yet: leave them out to match by thread")
+		st.Key, st.KeyValues = compile.StashKeyExpr, n
 	}
 	return nil
 }
 
 // pairKeys gives build b (a start's EntrySink, or an end) its key values.
 func pairKeys(b *compile.Build, keys []*compile.Value) error {
-	if len(keys) > 0 {
-		return errors.New("key expressions are not supported yet")
+	if len(keys) == 0 {
+		return nil
 	}
+	if b.Stash != nil {
+		b.StashKey = keys
+		return nil
+	}
+	es, ok := b.Sink.(*compile.EntrySink)
+	if !ok {
+		return errors.New("internal error: a start probe without an entry sink")
+	}
+	es.Key = keys
 	return nil
 }
 
