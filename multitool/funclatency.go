@@ -557,7 +557,13 @@ func reportLatencyDrops(env Env, sess *bpf.Session, lp *latencyProgram) {
 		if n := d[compile.StashDropDeep]; n > 0 {
 			fmt.Fprintf(env.Err, "%d calls not timed: nested more than %d deep in one thread (raise -l)\n", n, lp.stash.Depth)
 		}
-		if n := d[compile.StashReplaced]; n > 0 {
+		if n := d[compile.StashReplaced]; n > 0 && lp.stash.Key == compile.StashKeyGoFrame {
+			// Not a loss: a Go function whose stack check grows the
+			// goroutine's stack runs its entry again at the same frame
+			// (it is timed from there), and a call left by a panic
+			// never reaches a RET.
+			env.logf("%d Go calls started again at the same frame (a stack growth re-running the entry, or a call left by panic)", n)
+		} else if n > 0 {
 			fmt.Fprintf(env.Err, "%d starts replaced by a later start with the same key before their end: the earlier ones are not timed\n", n)
 		}
 		if live, err := countKeys(sess.Map(lp.stash.Map)); err == nil {

@@ -442,3 +442,44 @@ func TestKernelFunclatencyPairEvictions(t *testing.T) {
 		t.Errorf("%d evictions reported, want %d to %d", ev, leaked-room, leaked)
 	}
 }
+
+// TestKernelFunclatencyPairFilters: a filter on --from times only the
+// starts it passes (the even ids: half the pairs), the other ends are
+// reported as not timed, and $latency in a --to filter drops the fast
+// ones (none of 5.5 ms passes > 1 s).
+func TestKernelFunclatencyPairFilters(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "latency.c")
+	const n = 10
+	for _, tc := range []struct {
+		from, to    string
+		timed       uint64
+		notTimedMsg string
+	}{
+		{"id % 2 == 0", "", n / 2, "5 ends not timed"},
+		{"", "$latency > 1000000000", 0, ""},
+	} {
+		t.Run(tc.from+tc.to, func(t *testing.T) {
+			from, to := "p:"+bin+":lat_begin(long id):u64:id", "p:"+bin+":lat_end(long id):u64:id"
+			if tc.from != "" {
+				from += ":" + tc.from
+			}
+			if tc.to != "" {
+				to += ":" + tc.to
+			}
+			w := startWorkload(t, bin, strconv.Itoa(n), "pairs")
+			tr := startBtool(t, "funclatency", "-u", "-p", strconv.Itoa(w.pid), "--from", from, "--to", to)
+			w.run(t)
+			out := tr.wait()
+			t.Logf("stdout:\n%s\nstderr:\n%s", out, tr.err.String())
+			out = strings.Replace(out, "Tracing latency from", "Tracing 1 functions for", 1)
+			l := parseLatency(t, strings.Replace(out, `" to "`, ` `, 1))
+			if l.sum("") != tc.timed || (tc.timed > 0 && l.count != tc.timed) || (tc.timed == 0 && l.hasAvg) {
+				t.Errorf("%d latencies timed (avg line count %d), want %d", l.sum(""), l.count, tc.timed)
+			}
+			if tc.notTimedMsg != "" && !strings.Contains(tr.err.String(), tc.notTimedMsg) {
+				t.Errorf("stderr lacks %q", tc.notTimedMsg)
+			}
+		})
+	}
+}
