@@ -6,9 +6,13 @@ import (
 
 // HeadOfArgdist returns the head of an argdist probe: p/r on a kernel
 // function (or, with a library, a user function), t on a tracepoint, u on
-// a USDT probe. argdist attaches to exact names, as bcc's does: the
-// function and event are literal. Errors are UsageErrors in spec.
+// a USDT probe, s on a perf software event (HeadOfSoftwareEvent). argdist
+// attaches to exact names, as bcc's does: the function and event are
+// literal. Errors are UsageErrors in spec.
 func HeadOfArgdist(p *specparse.ArgdistProbe, spec string) (*ProbeHead, error) {
+	if p.Kind == specparse.SoftwareEventProbe {
+		return HeadOfSoftwareEvent(p, spec)
+	}
 	h := &ProbeHead{Spec: spec, Return: p.Kind == specparse.Return, Library: p.Library, LibraryPos: p.LibraryPos,
 		Provider: p.Provider, Func: p.Func, FuncPos: p.FuncPos, Literal: true, Glob: true,
 		ReadsNothing: p.Filter == nil && len(p.Exprs) == 0 && p.Kind != specparse.Return}
