@@ -1,7 +1,8 @@
 // Command btool is a BPF tracing multitool in one static binary that needs
-// no compiler, headers or Python: bcc's trace, funccount and argdist, plus list (probe
-// discovery) and features (what the kernel supports). This package only maps
-// command-line flags onto package multitool; see docs/ for the tools.
+// no compiler, headers or Python: bcc's trace, funccount, funclatency and
+// argdist, plus list (probe discovery) and features (what the kernel
+// supports). This package only maps command-line flags onto package
+// multitool; see docs/ for the tools.
 package main
 
 import (
@@ -40,6 +41,7 @@ const (
 var (
 	runTrace     = multitool.Trace
 	runFunccount = multitool.Funccount
+	runFunclat   = multitool.Funclatency
 	runArgdist   = multitool.Argdist
 	runList      = multitool.List
 	runFeatures  = multitool.PrintFeatures
@@ -294,7 +296,7 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "btool",
-		Usage: "BPF tracing multitool: bcc-style trace, funccount and argdist, probe discovery (list), no clang or headers",
+		Usage: "BPF tracing multitool: bcc-style trace, funccount, funclatency and argdist, probe discovery (list), no clang or headers",
 		Description: "Run 'btool COMMAND -h' for a command's options. Probe specs follow bcc's grammar;\n" +
 			"see docs/ in the source tree for examples.",
 		Writer:          stdout,
@@ -305,6 +307,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			traceCommand(stdout, stderr),
 			funccountCommand(stdout, stderr),
+			funclatencyCommand(stdout, stderr),
 			argdistCommand(stdout, stderr),
 			listCommand(stdout, stderr),
 			featuresCommand(stdout, stderr),
@@ -313,7 +316,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
-			return usage("unknown command %q (commands: trace, funccount, argdist, list, features)", c.Args().First())
+			return usage("unknown command %q (commands: trace, funccount, funclatency, argdist, list, features)", c.Args().First())
 		}
 		return cli.ShowAppHelp(c)
 	}
@@ -387,6 +390,93 @@ func funccountCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			return runFunccount(c.Context, o, env)
+		},
+	}
+}
+
+func funclatencyCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "funclatency",
+		Usage:     "time kernel/user functions or syscalls: a log2 histogram of their latency",
+		ArgsUsage: "PATTERN | --from SPEC --to SPEC",
+		Description: "PATTERN is func (kernel), lib:func or /path:func (user), or a syscall name\n" +
+			"(sys_read, __x64_sys_read), with * wildcards (or a regular expression with -r). Examples:\n" +
+			"  btool funclatency vfs_read                # kernel function, in nanoseconds\n" +
+			"  btool funclatency -u sys_read             # the read syscall, in microseconds\n" +
+			"  btool funclatency -m -F 'c:*sleep'        # one histogram per libc function\n" +
+			"  btool funclatency -p 181 -i 5 /bin/app:main.handle\n" +
+			"  btool funclatency -u --from 'p::blk_mq_start_request(struct request *rq):u64:rq' \\\n" +
+			"                       --to 'p::blk_mq_end_request(struct request *rq):u64:rq'",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "time only process `PID`"},
+			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print and clear the histogram every `SECONDS`"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+			&cli.BoolFlag{Name: "timestamp", Aliases: []string{"T"}, Usage: "print a HH:MM:SS timestamp with each summary"},
+			&cli.BoolFlag{Name: "microseconds", Aliases: []string{"u"}, Usage: "histogram in microseconds"},
+			&cli.BoolFlag{Name: "milliseconds", Aliases: []string{"m"}, Usage: "histogram in milliseconds"},
+			&cli.BoolFlag{Name: "function", Aliases: []string{"F"}, Usage: "one histogram per function"},
+			&cli.BoolFlag{Name: "regexp", Aliases: []string{"r"}, Usage: "PATTERN's function part is a regular expression"},
+			&cli.IntFlag{Name: "level", Aliases: []string{"l"}, Value: multitool.DefaultLatencyLevels, Usage: "time up to `LEVEL` nested calls per thread"},
+			&cli.BoolFlag{Name: "dump", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per summary"},
+			&cli.StringFlag{Name: "from", Usage: "two-probe latency: start at `SPEC` (argdist grammar; its expressions are the key, none for the thread)"},
+			&cli.StringFlag{Name: "to", Usage: "two-probe latency: end at `SPEC`, whose expressions give the key of the start it ends"},
+			&cli.IntFlag{Name: "max-pending", Usage: fmt.Sprintf("two-probe latency: at most `N` starts wait for their end; older ones are evicted and counted (default %d)", multitool.DefaultMaxPending)},
+			probeLimitFlag(),
+		}, commonFlags()...),
+		Action: func(c *cli.Context) error {
+			pair := c.IsSet("from") || c.IsSet("to")
+			switch {
+			case pair && c.Args().Len() != 0:
+				return usage("give a PATTERN, or --from and --to, not both")
+			case !pair && c.Args().Len() != 1:
+				return usage("expected exactly one PATTERN, got %d (quote patterns that contain * or spaces)", c.Args().Len())
+			case c.IsSet("max-pending") && c.Int("max-pending") < 1:
+				return usage("--max-pending: N must be at least 1, got %d", c.Int("max-pending"))
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.FunclatencyOptions{
+				Pattern:     c.Args().First(),
+				From:        c.String("from"),
+				To:          c.String("to"),
+				MaxPending:  c.Int("max-pending"),
+				Regex:       c.Bool("regexp"),
+				PID:         c.Int("pid"),
+				Timestamp:   c.Bool("timestamp"),
+				Micro:       c.Bool("microseconds"),
+				Milli:       c.Bool("milliseconds"),
+				PerFunction: c.Bool("function"),
+				Levels:      c.Int("level"),
+				DryRun:      c.Bool("dump"),
+				JSON:        c.Bool("json"),
+			}
+			if o.Micro && o.Milli {
+				return usage("only set one of -m or -u")
+			}
+			if c.IsSet("level") && (o.Levels < 1 || o.Levels > multitool.MaxLatencyLevels) {
+				return usage("-l: LEVEL must be 1 to %d, got %d", multitool.MaxLatencyLevels, o.Levels)
+			}
+			if o.ProbeLimit, err = probeLimit(c); err != nil {
+				return err
+			}
+			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+				return err
+			}
+			if o.Interval != 0 && o.Interval < minInterval {
+				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
+			}
+			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			return runFunclat(c.Context, o, env)
 		},
 	}
 }

@@ -24,6 +24,9 @@ func fakeTools(t testing.TB) (trace *multitool.TraceOptions, fc *multitool.Funcc
 	runFunccount = func(_ context.Context, o multitool.FunccountOptions, _ multitool.Env) error { *fc = o; return nil }
 	runList = func(multitool.ListOptions, multitool.Env) error { return nil }
 	runFeatures = func(multitool.Env) error { return nil }
+	rfl := runFunclat
+	t.Cleanup(func() { runFunclat = rfl })
+	runFunclat = func(context.Context, multitool.FunclatencyOptions, multitool.Env) error { return nil }
 	return trace, fc
 }
 

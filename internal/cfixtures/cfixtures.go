@@ -36,6 +36,7 @@ var All = []Fixture{
 	{Src: "usdt.c"},
 	{Src: "usdt_sites.c"},
 	{Src: "untouched.c"},
+	{Src: "latency.c"},
 	{Src: "stash.c"},
 }
 

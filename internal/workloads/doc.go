@@ -15,6 +15,8 @@
 //     and opens files known numbers of times, for argdist.
 //   - spin -n N: calls the non-inlined Go function main.spinTarget N times,
 //     for uprobe tests.
+//   - gosleep -n N -g G -d D: G goroutines each call main.sleepTarget N
+//     times; each call sleeps D (default 5.5ms), for funclatency tests.
 //
 // All of them take the flags of package handshake: -sleep D waits D before
 // starting and -wait waits for a line (or EOF) on stdin, so that a tracer can
