@@ -1,7 +1,9 @@
 // Command readsizes makes read and openat syscalls of known shapes, for
-// argdist tests: -reads "77x12345,5x0" reads /dev/zero 77 times with a
-// 12345-byte buffer and 5 times with an empty one (each read is one read
-// syscall returning its count), and -opens "PATH:3,PATH2:5" opens (and
+// argdist tests: -reads "77x12345,5x0" reads a zero-filled file 77 times
+// with a 12345-byte buffer and 5 times with an empty one (each read is one
+// read syscall returning its count, after an lseek back to the start; the
+// file is a memfd, whose reads a signal never cuts short as it can cut
+// /dev/zero's: Go's preemption signals do), and -opens "PATH:3,PATH2:5" opens (and
 // closes) PATH 3 times and PATH2 5 times. Reads come before opens. It
 // prints its pid first; see package workloads for -sleep and -wait.
 package main
@@ -14,8 +16,13 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/btool/btool/internal/workloads/handshake"
 )
+
+// maxReadSize is the size of the file read, and so the largest read.
+const maxReadSize = 16 << 20
 
 // countOf parses "NxV" or "V:N" items: the count and the rest.
 func countOf(item, sep string, countFirst bool) (int, string, error) {
@@ -40,12 +47,15 @@ func countOf(item, sep string, countFirst bool) (int, string, error) {
 
 func main() {
 	var hs handshake.Options
-	reads := flag.String("reads", "", "COUNTxSIZE,...: reads of /dev/zero")
+	reads := flag.String("reads", "", "COUNTxSIZE,...: reads of a zero-filled file")
 	opens := flag.String("opens", "", "PATH:COUNT,...: opens of files")
 	hs.Register(flag.CommandLine)
 	flag.Parse()
 
-	zero, err := syscall.Open("/dev/zero", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	zero, err := unix.MemfdCreate("readsizes", unix.MFD_CLOEXEC)
+	if err == nil {
+		err = unix.Ftruncate(zero, maxReadSize)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "readsizes:", err)
 		os.Exit(1)
@@ -62,10 +72,18 @@ func main() {
 			fmt.Fprintln(os.Stderr, "readsizes: -reads:", item)
 			os.Exit(2)
 		}
+		if sz > maxReadSize {
+			fmt.Fprintf(os.Stderr, "readsizes: -reads: %s: at most %d bytes\n", item, maxReadSize)
+			os.Exit(2)
+		}
 		buf := make([]byte, sz)
 		for i := 0; i < n; i++ {
+			if _, err := unix.Seek(zero, 0, 0); err != nil {
+				fmt.Fprintln(os.Stderr, "readsizes:", err)
+				os.Exit(1)
+			}
 			if got, err := syscall.Read(zero, buf); err != nil || got != sz {
-				fmt.Fprintf(os.Stderr, "readsizes: read %d of /dev/zero: %d, %v\n", sz, got, err)
+				fmt.Fprintf(os.Stderr, "readsizes: read %d bytes: %d, %v\n", sz, got, err)
 				os.Exit(1)
 			}
 		}
