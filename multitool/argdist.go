@@ -171,12 +171,8 @@ func Argdist(ctx context.Context, o ArgdistOptions, env Env) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
-	defer func() {
-		start := time.Now()
-		sess.Close()
-		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
-	}()
+	sess, closeSession := openSession(o.PID, o.ProbeLimit, env)
+	defer closeSession()
 	var attached []*bpf.Attached
 	for _, a := range probes {
 		for _, bp := range a.bprobes {
