@@ -139,6 +139,9 @@
 			unzoom();
 			return;
 		}
+		if (!(z.w > 0)) {
+			return; // drawn with Options.MinWidth < 0, too narrow to scale
+		}
 		var full = width - 2 * xpad;
 		var scale = full / z.w;
 		var ancestor = {};

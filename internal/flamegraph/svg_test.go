@@ -679,3 +679,19 @@ func benchmarkWrite(b *testing.B, stacks []Stack) {
 	}
 	b.ReportMetric(float64(buf.Len()), "SVG-bytes")
 }
+
+// TestAppendFixed checks that appendFixed writes prec decimals within half
+// a unit in the last place of v (strconv's rounding of exact halves may
+// differ).
+func TestAppendFixed(t *testing.T) {
+	for _, v := range []float64{0, 0.004, 0.005, 0.126, 1, 9.99999, 12.3456789, 1179.99996, 1e6 + 0.25, 1e20} {
+		for _, prec := range []int{1, 2, 4} {
+			have := string(appendFixed(nil, v, prec))
+			hv, err := strconv.ParseFloat(have, 64)
+			dot := strings.IndexByte(have, '.')
+			if err != nil || dot < 0 || len(have)-dot-1 != prec || math.Abs(hv-v) > 0.5*math.Pow(10, -float64(prec))*(1+1e-9)+v*1e-15 {
+				t.Errorf("appendFixed(%v, %d) = %q, want %q", v, prec, have, strconv.FormatFloat(v, 'f', prec, 64))
+			}
+		}
+	}
+}
