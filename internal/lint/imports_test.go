@@ -29,6 +29,9 @@ var rules = map[string]struct {
 	"multitool":    {[]string{"bpf", "bpf/compile", "bpf/feature", "btf", "dwarfinfo", "specparse", "internal/"}, []string{"github.com/urfave/"}},
 	"cmd/btool":    {[]string{"multitool", "specparse", "bpf/feature"}, nil},
 	"internal/...": {[]string{"internal/"}, nil},
+
+	// Stdlib only: SVG flame graphs from folded stacks, imported by multitool.
+	"internal/flamegraph": {nil, []string{"github.com/", "golang.org/"}},
 }
 
 func root(t *testing.T) string {
