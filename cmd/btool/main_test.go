@@ -47,7 +47,13 @@ func TestUsageErrors(t *testing.T) {
 			"    ^",
 		}},
 		{[]string{"funccount", "a:b:c:d"}, []string{`btool: funccount: too many ':'-separated components in pattern "a:b:c:d"`}},
-		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, argdist, list, features)`}},
+		{[]string{"stackcount", "-K", "-U", "t:sched:sched_switch"}, []string{"btool: stackcount: -K and -U are mutually exclusive: both stacks are the default"}},
+		{[]string{"stackcount", "-f", "--json", "t:sched:sched_switch"}, []string{"btool: stackcount: -f and --json are mutually exclusive"}},
+		{[]string{"stackcount"}, []string{"btool: stackcount: expected exactly one PATTERN, got 0 (quote patterns that contain * or spaces)"}},
+		{[]string{"stackcount", "-D", "soon", "x"}, []string{`btool: stackcount: -D: invalid duration "soon" (seconds, or a duration like 500ms)`}},
+		{[]string{"stackcount", "-c", "x", "vfs_read"}, []string{`btool: stackcount: -c: invalid CPU "x"`}},
+		{[]string{"stackcount", "-i", "0.001", "vfs_read"}, []string{`btool: stackcount: -i: 0.001 is too short (at least 10ms)`}},
+		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, argdist, stackcount, list, features)`}},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"btool"}, tc.args...), &out, &errb)

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"io"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/btool/btool/multitool"
+)
+
+// The stack tools' run functions; tests swap them for fakes.
+var (
+	runStackcount = multitool.Stackcount
+)
+
+// stackFlags are the common flags of the stack tools: like commonFlags,
+// but --verbose has no -v (stackcount's -v shows addresses, as bcc's).
+func stackFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "no-feature", Usage: "treat kernel `FEATURE`s as missing, to force fallbacks (" + featureNames() + ")"},
+		&cli.StringFlag{Name: "ready-file", Usage: "write `FILE` once every probe is attached", Hidden: true},
+		&cli.BoolFlag{Name: "verbose", Usage: "explain attach decisions (mechanism chosen, fallbacks, timings)"},
+	}
+}
+
+// cpuFlag parses -c CPU: -1 when unset.
+func cpuFlag(c *cli.Context) (int, error) {
+	s := c.String("cpu")
+	if s == "" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, usage("-c: invalid CPU %q", s)
+	}
+	if err := multitool.CheckCPU("-c", int64(n)); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func stackcountCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "stackcount",
+		Usage:     "count the kernel and user stacks that lead to functions, tracepoints or USDT probes",
+		ArgsUsage: "PATTERN",
+		Description: "PATTERN uses funccount's grammar: func, lib:func, p:lib:func, t:category:event,\n" +
+			"u:lib:probe, with * wildcards (or a regular expression with -r). Examples:\n" +
+			"  btool stackcount 't:sched:sched_switch'     # kernel and user stacks of context switches\n" +
+			"  btool stackcount -P -U 'c:malloc'           # who calls malloc, per process\n" +
+			"  btool stackcount -f -D 5 --svg out.svg 't:block:block_rq_issue'",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID` (implies -P)"},
+			&cli.StringFlag{Name: "cpu", Aliases: []string{"c"}, Usage: "trace only on `CPU`"},
+			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print every `SECONDS`"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"D"}, Usage: "stop after `SECONDS`"},
+			&cli.BoolFlag{Name: "timestamp", Aliases: []string{"T"}, Usage: "print a HH:MM:SS line with each summary"},
+			&cli.BoolFlag{Name: "regexp", Aliases: []string{"r"}, Usage: "PATTERN's function part is a regular expression"},
+			&cli.BoolFlag{Name: "offset", Aliases: []string{"s"}, Usage: "show symbol offsets"},
+			&cli.BoolFlag{Name: "perpid", Aliases: []string{"P"}, Usage: "stacks per process"},
+			&cli.BoolFlag{Name: "kernel-stacks-only", Aliases: []string{"K"}, Usage: "kernel stacks only"},
+			&cli.BoolFlag{Name: "user-stacks-only", Aliases: []string{"U"}, Usage: "user stacks only"},
+			&cli.BoolFlag{Name: "address", Aliases: []string{"v"}, Usage: "show raw addresses"},
+			&cli.BoolFlag{Name: "delimited", Aliases: []string{"d"}, Usage: "insert -- between kernel and user stacks"},
+			&cli.BoolFlag{Name: "folded", Aliases: []string{"f"}, Usage: "folded output, one stack a line (flamegraph.pl, speedscope)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per summary"},
+			&cli.StringFlag{Name: "svg", Usage: "write a flame graph of the whole run to `FILE`"},
+			&cli.BoolFlag{Name: "dump", Usage: "print the generated BPF instructions and exit"},
+			probeLimitFlag(),
+		}, stackFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return usage("expected exactly one PATTERN, got %d (quote patterns that contain * or spaces)", c.Args().Len())
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.StackcountOptions{
+				Pattern: c.Args().First(), Regex: c.Bool("regexp"), PID: c.Int("pid"),
+				Timestamp: c.Bool("timestamp"), Offsets: c.Bool("offset"), PerProcess: c.Bool("perpid"),
+				KernelOnly: c.Bool("kernel-stacks-only"), UserOnly: c.Bool("user-stacks-only"),
+				Addrs: c.Bool("address"), Delimiter: c.Bool("delimited"), Folded: c.Bool("folded"),
+				JSON: c.Bool("json"), SVG: c.String("svg"), DryRun: c.Bool("dump"),
+			}
+			if o.KernelOnly && o.UserOnly {
+				return usage("-K and -U are mutually exclusive: both stacks are the default")
+			}
+			if o.Folded && o.JSON {
+				return usage("-f and --json are mutually exclusive")
+			}
+			if o.ProbeLimit, err = probeLimit(c); err != nil {
+				return err
+			}
+			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+				return err
+			}
+			if o.Interval != 0 && o.Interval < minInterval {
+				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
+			}
+			if o.Duration, err = secondsOrZero("D", c.String("duration")); err != nil {
+				return err
+			}
+			if o.CPU, err = cpuFlag(c); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			return runStackcount(c.Context, o, env)
+		},
+	}
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/btool/btool/internal/flamegraph"
+)
+
+// foldedStacks parses folded output, failing the test when it is not
+// valid folded format.
+func foldedStacks(t *testing.T, out string) []flamegraph.Stack {
+	t.Helper()
+	stacks, err := flamegraph.ParseFolded(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("folded output does not parse: %v\n%s", err, out)
+	}
+	return stacks
+}
+
+// sumEnding returns the total count of the stacks whose frames, after the
+// comm, contain want in order, root first, as consecutive frames.
+func sumWith(stacks []flamegraph.Stack, want ...string) uint64 {
+	var n uint64
+	for _, s := range stacks {
+		if strings.Contains(";"+strings.Join(s.Frames, ";")+";", ";"+strings.Join(want, ";")+";") {
+			n += s.Count
+		}
+	}
+	return n
+}
+
+// TestKernelStackcountUserC: stackcount on a user function of a C program
+// finds every call (N) with its callers, leaf <- mid <- main, in folded,
+// listing and SVG form. Kernels before 6.11 miss the caller of a function
+// probed at its entry (mid), so the chain is checked from 6.11 only.
+func TestKernelStackcountUserC(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stacks.c")
+	const n = 300
+	w := startWorkload(t, bin, "calls", strconv.Itoa(n))
+	svg := filepath.Join(t.TempDir(), "out.svg")
+	tr := startBtool(t, "stackcount", "-f", "-U", "--svg", svg, "-p", strconv.Itoa(w.pid), bin+":leaf")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	if got := sumWith(stacks, "stacks"); got != n {
+		t.Errorf("%d calls counted, want %d:\n%s", got, n, out)
+	}
+	chain := []string{"main", "mid", "leaf"}
+	if !kernelAtLeast(t, 6, 11) {
+		chain = []string{"main", "leaf"}
+	}
+	if got := sumWith(stacks, chain...); got != n {
+		t.Errorf("%d calls with the stack %s, want %d:\n%s", got, strings.Join(chain, ";"), n, out)
+	}
+	checkSVG(t, svg, stacks)
+}
+
+// TestKernelStackcountListing: the default listing shows the user frames
+// leaf first and the count.
+func TestKernelStackcountListing(t *testing.T) {
+	requireRoot(t)
+	if !kernelAtLeast(t, 6, 11) {
+		t.Skip("the caller of a function probed at its entry is found from 6.11")
+	}
+	bin := buildC(t, "stacks.c")
+	const n = 77
+	w := startWorkload(t, bin, "calls", strconv.Itoa(n))
+	tr := startBtool(t, "stackcount", "-U", "-p", strconv.Itoa(w.pid), bin+":leaf")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	if !strings.Contains(out, "  leaf\n  mid\n  main\n") || !strings.Contains(out, "\n    77\n") {
+		t.Errorf("no leaf, mid, main stack counted 77:\n%s", out)
+	}
+	if !strings.HasSuffix(out, "Detaching...\n") {
+		t.Errorf("no Detaching... at the end:\n%s", out)
+	}
+}
+
+// TestKernelStackcountExited: a process that exits before the report is
+// still symbolized (its map is captured when its first stacks appear).
+func TestKernelStackcountExited(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stacks.c")
+	const n = 50
+	tr := startBtool(t, "stackcount", "-f", "-U", bin+":leaf")
+	// The program lingers 500 ms after its calls, then exits before the
+	// report.
+	w := startWorkload(t, bin, "calls", strconv.Itoa(n), "500")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	if got := sumWith(stacks, "main"); got != n {
+		t.Errorf("%d calls symbolized with main, want %d:\n%s", got, n, out)
+	}
+}
+
+// TestKernelStackcountTracepointKernel: kernel stacks on a tracepoint: the
+// one nanosleep system call of the program, with its syscall entry path.
+func TestKernelStackcountTracepointKernel(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stacks.c")
+	w := startWorkload(t, bin, "calls", "1", "10")
+	tr := startBtool(t, "stackcount", "-f", "-K", "-p", strconv.Itoa(w.pid), "t:syscalls:sys_enter_nanosleep")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	if got := sumWith(stacks, "stacks"); got != 1 {
+		t.Errorf("%d nanosleep calls, want 1:\n%s", got, out)
+	}
+	if got := sumWith(stacks, "do_syscall_64"); got != 1 {
+		t.Errorf("no do_syscall_64 in the kernel stack:\n%s", out)
+	}
+}
+
+// TestKernelStackcountKprobe: kernel stacks on a kernel function (a
+// kprobe, kprobe_multi or fentry, whichever the kernel has): the program's
+// nanosleep reaches hrtimer_nanosleep through the syscall entry path.
+func TestKernelStackcountKprobe(t *testing.T) {
+	requireRoot(t)
+	if !haveFeature(t, "kprobe") {
+		return
+	}
+	bin := buildC(t, "stacks.c")
+	w := startWorkload(t, bin, "calls", "1", "10")
+	tr := startBtool(t, "stackcount", "-f", "-K", "-p", strconv.Itoa(w.pid), "hrtimer_nanosleep")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	if got := sumWith(stacks, "stacks"); got != 1 {
+		t.Errorf("%d hrtimer_nanosleep calls, want 1:\n%s", got, out)
+	}
+	var found bool
+	for _, s := range stacks {
+		j := strings.Join(s.Frames, ";")
+		i, k := strings.Index(j, "do_syscall_64"), strings.Index(j, "hrtimer_nanosleep")
+		found = found || i >= 0 && k > i
+	}
+	if !found {
+		t.Errorf("no stack with do_syscall_64 then hrtimer_nanosleep:\n%s", out)
+	}
+}
+
+// kernelAtLeast reports whether the running kernel is major.minor or
+// later.
+func kernelAtLeast(t *testing.T, major, minor int) bool {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	parts := strings.SplitN(string(b), ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, _ := strconv.Atoi(parts[0])
+	mi, _ := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return ma > major || ma == major && mi >= minor
+}
+
+// checkSVG checks that the SVG at path is well-formed XML and holds every
+// path of the folded stacks with its total (the sum of the counts of the
+// stacks through it): the data-count of its box.
+func checkSVG(t *testing.T, path string, stacks []flamegraph.Stack) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("--svg: %v", err)
+	}
+	defer f.Close()
+	got := map[string]uint64{}
+	var stack []string // names by depth
+	dec := xml.NewDecoder(f)
+	var depth int
+	var count uint64
+	inBox := false
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			if e.Name.Local == "g" {
+				for _, a := range e.Attr {
+					if a.Name.Local == "class" && a.Value == "f" {
+						inBox = true
+					}
+					if a.Name.Local == "data-depth" {
+						depth, _ = strconv.Atoi(a.Value)
+					}
+					if a.Name.Local == "data-count" {
+						count, _ = strconv.ParseUint(a.Value, 10, 64)
+					}
+				}
+			}
+			if e.Name.Local == "title" && inBox {
+				var title string
+				if err := dec.DecodeElement(&title, &e); err != nil {
+					t.Fatal(err)
+				}
+				name := title
+				if i := strings.LastIndex(title, " ("); i >= 0 {
+					name = title[:i]
+				}
+				inBox = false
+				if depth == 0 {
+					continue // "all"
+				}
+				stack = append(stack[:depth-1], name)
+				got[strings.Join(stack, ";")] = count
+			}
+		}
+	}
+	want := map[string]uint64{}
+	for _, s := range stacks {
+		var fr []string
+		for i, f := range s.Frames {
+			if (i == 0 && f == "") || f == flamegraph.Delimiter {
+				continue
+			}
+			fr = append(fr, f)
+			want[strings.Join(fr, ";")] += s.Count
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no stacks to check the SVG against")
+	}
+	for p, n := range want {
+		if got[p] != n {
+			t.Errorf("SVG box %q has count %d, want %d", p, got[p], n)
+		}
+	}
+}

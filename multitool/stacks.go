@@ -1,0 +1,519 @@
+package multitool
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/btool/btool/bpf"
+	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/internal/flamegraph"
+)
+
+// This file is the stack half shared by stackcount, profile and
+// offcputime: the AggSink keyed by stack ids, reading it per interval,
+// symbolizing, and the printers (bcc's listing, folded, JSON, SVG).
+
+// stackKeys says which parts key a stack aggregate. The tgid is always a
+// part: user frames symbolize per process (bcc keys by 0xffffffff without
+// -P and then can't resolve per-process libraries, bcc#2748).
+type stackKeys struct {
+	Kernel, User bool // collect the kernel stack, the user stack
+	Comm         bool // key by comm too
+}
+
+// stackSink returns the AggSink of a stack tool: agg per (tgid, [comm],
+// [kernel stack id], [user stack id]); v is AggSum's value.
+func stackSink(name string, k stackKeys, agg compile.AggKind, v *compile.Value) *compile.AggSink {
+	key := []compile.KeyPart{{Kind: compile.KeyTgid}}
+	if k.Comm {
+		key = append(key, compile.KeyPart{Kind: compile.KeyComm})
+	}
+	if k.Kernel {
+		key = append(key, compile.KeyPart{Kind: compile.KeyKernelStack})
+	}
+	if k.User {
+		key = append(key, compile.KeyPart{Kind: compile.KeyUserStack})
+	}
+	s := &compile.AggSink{Map: name, Key: key, Agg: agg, MaxEntries: stackMapEntries}
+	if agg != compile.AggCount {
+		s.Value = v
+	}
+	return s
+}
+
+// stackMapEntries is the size of a stack tool's aggregate map; 0 means
+// compile.DefaultAggEntries.
+var stackMapEntries uint32
+
+// StackSample is one key of a stack aggregate, decoded, with its frames.
+type StackSample struct {
+	PID      uint32
+	Comm     string
+	KernelID int32 // the kernel stack id, or -errno; 0 when not collected
+	UserID   int32
+	Kernel   []uint64 // kernel addresses, leaf first
+	User     []uint64
+	Value    uint64 // events (count) or the sum (offcputime's microseconds)
+}
+
+// stackLoss counts the events (or the summed value) of keys whose stacks
+// could not be shown, by reason.
+type stackLoss map[string]uint64
+
+// stackReader reads a stack aggregate per interval (see AggReader: the
+// change since the previous read, so nothing counted between a read and
+// a clear is lost) and the stacks its keys name.
+//
+// Clearing the stack map: the aggregate map keeps its keys until the end
+// (AggReader never deletes), but the stacks map is cleared of every id
+// that no key used during the last interval: after each interval's read,
+// the ids read in earlier intervals and not in this one are deleted from
+// the kernel's map, so its buckets are free for new stacks (fewer -EEXIST
+// collisions in long runs). A stack that comes back is stored again under
+// the same id (the id is the hash bucket). The frames of every id read are
+// kept here too: an event that took an id in the instant between the read
+// and the delete finds its frames in that copy at the next read.
+type stackReader struct {
+	sess   *bpf.Session
+	sink   *compile.AggSink
+	agg    *AggReader
+	l      compile.AggLayout
+	sum    bool
+	keys   stackKeys
+	stacks *ebpf.Map
+	cache  map[int32][]uint64 // frames of every id read
+	live   map[int32]bool     // ids the kernel map holds (not deleted by us)
+	lost   stackLoss
+}
+
+func newStackReader(sess *bpf.Session, s *compile.AggSink, k stackKeys) (*stackReader, error) {
+	m := sess.Map(s.Map)
+	if m == nil {
+		return nil, fmt.Errorf("no %s map", s.Map)
+	}
+	l := s.Layout()
+	return &stackReader{sess: sess, sink: s, agg: NewAggReader(m, l), l: l, sum: s.Agg == compile.AggSum, keys: k,
+		stacks: sess.Map(compile.MapStacks), cache: map[int32][]uint64{}, live: map[int32]bool{}, lost: stackLoss{}}, nil
+}
+
+// read returns the samples changed since the previous read, with their
+// frames. Keys whose stacks failed (a hash collision, a full map) are not
+// returned: their events are added to r.lost by reason. When clear is set
+// (not the last read), ids unused during this interval are deleted from
+// the stacks map.
+func (r *stackReader) read(clearStacks bool) ([]StackSample, error) {
+	rows, err := r.agg.Read(false)
+	if err != nil {
+		return nil, fmt.Errorf("read stacks: %w", err)
+	}
+	used := map[int32]bool{}
+	var out []StackSample
+	for _, row := range rows {
+		s := r.decode(row)
+		ok := true
+		if r.keys.Kernel {
+			s.Kernel, ok = r.frames(s.KernelID, "kernel", s.Value, used)
+		}
+		if r.keys.User && ok {
+			s.User, ok = r.frames(s.UserID, "user", s.Value, used)
+		}
+		if !ok {
+			continue
+		}
+		if len(s.Kernel) == 0 && len(s.User) == 0 {
+			r.lost["no frames (empty stacks)"] += s.Value
+			continue
+		}
+		out = append(out, s)
+	}
+	if clearStacks && r.stacks != nil {
+		for id := range r.live {
+			if !used[id] {
+				// ENOENT: the kernel evicted nothing by itself, but a
+				// failed delete only leaves a bucket taken.
+				_ = r.stacks.Delete(uint32(id))
+				delete(r.live, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+// decode reads one key.
+func (r *stackReader) decode(row AggRow) StackSample {
+	s := StackSample{Value: row.Value.Count}
+	if r.sum {
+		s.Value = row.Value.Value
+	}
+	le := binary.LittleEndian
+	for _, f := range r.l.Key {
+		b := row.Key[f.Offset : f.Offset+f.Size]
+		switch f.Part {
+		case compile.KeyTgid:
+			s.PID = le.Uint32(b)
+		case compile.KeyComm:
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				b = b[:i]
+			}
+			s.Comm = string(b)
+		case compile.KeyKernelStack:
+			s.KernelID = int32(le.Uint32(b))
+		case compile.KeyUserStack:
+			s.UserID = int32(le.Uint32(b))
+		}
+	}
+	return s
+}
+
+// frames returns the addresses of stack id. A negative id is a failed
+// bpf_get_stackid: -EFAULT is an empty stack (a kernel stack in a uprobe,
+// a user stack of a kernel thread), ok with no frames; any other error
+// adds n to the loss of its reason, and ok is false.
+func (r *stackReader) frames(id int32, which string, n uint64, used map[int32]bool) ([]uint64, bool) {
+	if id < 0 {
+		reason, empty := StackError(id)
+		if empty {
+			return nil, true
+		}
+		r.lost[which+" stack lost: "+reason] += n
+		return nil, false
+	}
+	used[id] = true
+	if addrs := r.sess.StackAddrs(id); addrs != nil {
+		r.cache[id] = addrs
+		r.live[id] = true
+		return addrs, true
+	}
+	if addrs, ok := r.cache[id]; ok {
+		return addrs, true // taken just before its delete (see stackReader)
+	}
+	r.lost[which+" stack lost: not in the stack map"] += n
+	return nil, false
+}
+
+// report writes the losses on w, one line each, tool naming the tool;
+// unit names the values ("events", "us").
+func (r *stackReader) report(w io.Writer, tool, unit string) {
+	if r == nil {
+		return
+	}
+	reasons := make([]string, 0, len(r.lost))
+	for k := range r.lost {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	for _, k := range reasons {
+		fmt.Fprintf(w, "btool: %s: %d %s not shown: %s\n", tool, r.lost[k], unit, k)
+	}
+	if d, err := AggDrops(r.sess, r.sink); err == nil && len(d) > compile.AggDropFull && d[compile.AggDropFull] > 0 {
+		fmt.Fprintf(w, "btool: %s: %d events not counted: the map of stacks was full\n", tool, d[compile.AggDropFull])
+	}
+}
+
+// stackPrint says how samples are printed.
+type stackPrint struct {
+	Kernel, User bool // stacks collected
+	PerProcess   bool // a "comm [pid]" line (listing); comm first (folded)
+	PIDLine      bool // the listing's "comm [pid]" line (bcc: -P without -p)
+	Offsets      bool // -s: name+0xoff
+	Addrs        bool // -v: the address before each frame
+	Delimiter    bool // -d: "--" between kernel and user frames
+	Folded       bool // -f
+	JSON         bool
+}
+
+// stackText is a sample rendered: the frames as printed, for merging
+// samples that print alike (the same stack in two processes without -P).
+type stackText struct {
+	comm   string
+	pid    uint32
+	kernel []string // leaf first
+	user   []string
+	value  uint64
+}
+
+func (t *stackText) key() string {
+	return t.comm + "\x00" + strconv.FormatUint(uint64(t.pid), 10) + "\x00" + strings.Join(t.kernel, "\x00") + "\x01" + strings.Join(t.user, "\x00")
+}
+
+// render symbolizes and merges samples, sorted ascending by value (then
+// by text, so output is stable). Folded text has bare names; the listing
+// names with -s offsets and -v addresses.
+func render(samples []StackSample, p stackPrint, sym Symbolizer) []stackText {
+	at := map[string]int{}
+	var out []stackText
+	for _, s := range samples {
+		if len(s.Kernel) == 0 && len(s.User) == 0 {
+			continue // nothing to show (stackReader counts these as losses)
+		}
+		t := stackText{value: s.Value}
+		if p.PerProcess {
+			t.comm, t.pid = s.Comm, s.PID
+		}
+		for _, a := range s.Kernel {
+			t.kernel = append(t.kernel, frameName(a, false, s.PID, p, sym))
+		}
+		for _, a := range s.User {
+			t.user = append(t.user, frameName(a, true, s.PID, p, sym))
+		}
+		k := t.key()
+		if i, ok := at[k]; ok {
+			out[i].value += t.value
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, t)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].value != out[j].value {
+			return out[i].value < out[j].value
+		}
+		return out[i].key() < out[j].key()
+	})
+	return out
+}
+
+// frameName is one frame as printed.
+func frameName(addr uint64, user bool, pid uint32, p stackPrint, sym Symbolizer) string {
+	var name string
+	var off uint64
+	var ok bool
+	if sym != nil {
+		if user {
+			name, off, _, ok = sym.User(pid, addr)
+		} else {
+			name, off, ok = sym.Kernel(addr)
+		}
+	}
+	if !ok {
+		name = "[unknown]"
+	}
+	if p.Folded || p.JSON {
+		return name
+	}
+	if ok && p.Offsets {
+		name += "+0x" + strconv.FormatUint(off, 16)
+	}
+	if p.Addrs {
+		name = fmt.Sprintf("%-16x %s", addr, name)
+	}
+	return name
+}
+
+// writeListing writes bcc stackcount's listing of texts: per stack the
+// kernel frames then the user frames, leaf first, two spaces in ("--"
+// between them with the delimiter), the "comm [pid]" line, the count four
+// spaces in, and a blank line.
+func writeListing(w io.Writer, texts []stackText, p stackPrint) {
+	for _, t := range texts {
+		for _, f := range t.kernel {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+		if p.Delimiter && p.Kernel && p.User {
+			fmt.Fprintln(w, "    --")
+		}
+		for _, f := range t.user {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+		if p.PIDLine {
+			fmt.Fprintf(w, "    %s [%d]\n", t.comm, t.pid)
+		}
+		fmt.Fprintf(w, "    %d\n\n", t.value)
+	}
+}
+
+// foldedFrames returns t as folded frames, root first:
+// comm, user frames, "-" when both stacks are collected and the kernel
+// stack is not empty, kernel frames.
+// comm is "" without -P (bcc's form).
+func foldedFrames(t stackText, p stackPrint) []string {
+	fr := []string{t.comm}
+	for i := len(t.user) - 1; i >= 0; i-- {
+		fr = append(fr, t.user[i])
+	}
+	if p.Kernel && p.User && len(t.kernel) > 0 {
+		fr = append(fr, flamegraph.Delimiter)
+	}
+	for i := len(t.kernel) - 1; i >= 0; i-- {
+		fr = append(fr, t.kernel[i])
+	}
+	return fr
+}
+
+// writeFolded writes one "frames count" line per text. Frames lose any
+// ';' and whitespace they hold, which would break the format.
+func writeFolded(w io.Writer, texts []stackText, p stackPrint) {
+	for _, t := range texts {
+		fr := foldedFrames(t, p)
+		for i := range fr {
+			fr[i] = foldedSafe(fr[i])
+		}
+		fmt.Fprintf(w, "%s %d\n", strings.Join(fr, ";"), t.value)
+	}
+}
+
+func foldedSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ';':
+			return ':'
+		case ' ', '\t', '\n', '\r':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// StackJSON is one stack of the --json output: frames leaf first.
+type StackJSON struct {
+	PID    uint32   `json:"pid,omitempty"`
+	Comm   string   `json:"comm,omitempty"`
+	Kernel []string `json:"kernel,omitempty"`
+	User   []string `json:"user,omitempty"`
+	Count  uint64   `json:"count"`
+}
+
+// writeStacksJSON writes one JSON object: the time and the stacks.
+func writeStacksJSON(w io.Writer, now time.Time, texts []stackText) error {
+	st := make([]StackJSON, 0, len(texts))
+	for _, t := range texts {
+		st = append(st, StackJSON{PID: t.pid, Comm: t.comm, Kernel: t.kernel, User: t.user, Count: t.value})
+	}
+	return json.NewEncoder(w).Encode(struct {
+		Time   string      `json:"time"`
+		Stacks []StackJSON `json:"stacks"`
+	}{now.Format(time.RFC3339Nano), st})
+}
+
+// svgStacks gathers folded stacks over a run for --svg.
+type svgStacks struct {
+	mu     sync.Mutex
+	stacks []flamegraph.Stack
+}
+
+func (s *svgStacks) add(texts []stackText, p stackPrint) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range texts {
+		fr := foldedFrames(t, p)
+		if fr[0] == "" {
+			fr = fr[1:] // no comm: no empty root box
+		}
+		s.stacks = append(s.stacks, flamegraph.Stack{Frames: fr, Count: t.value})
+	}
+}
+
+// writeSVG writes the gathered stacks as a flame graph to path. Kernel-only
+// stacks have no delimiter: their frames are drawn as kernel frames.
+func (s *svgStacks) writeSVG(path, title, countName string, p stackPrint) error {
+	if s == nil || path == "" {
+		return nil
+	}
+	o := flamegraph.Options{Title: title, CountName: countName}
+	if p.Kernel && !p.User {
+		comm := p.PerProcess
+		o.Kind = func(frame string, depth int, after bool) flamegraph.FrameKind {
+			if comm && depth == 0 {
+				return flamegraph.Other
+			}
+			return flamegraph.Kernel
+		}
+	}
+	var buf bytes.Buffer
+	if err := flamegraph.Write(&buf, s.stacks, o); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("--svg: %w", err)
+	}
+	return nil
+}
+
+// pidWatcher snapshots the memory map of every process that appears in a
+// stack aggregate, soon after its first event (every watchEvery), so that
+// a process that exits before the report still gets user symbols. It
+// reads only the keys.
+type pidWatcher struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+// watchEvery is how often pidWatcher looks for new processes.
+const watchEvery = 100 * time.Millisecond
+
+// snapshotter is a Symbolizer that can capture a process's map early.
+type snapshotter interface {
+	Snapshot(pid uint32) error
+}
+
+func startPIDWatcher(m *ebpf.Map, l compile.AggLayout, sym Symbolizer) *pidWatcher {
+	w := &pidWatcher{stop: make(chan struct{}), done: make(chan struct{})}
+	snap, ok := sym.(snapshotter)
+	off := -1
+	for _, f := range l.Key {
+		if f.Part == compile.KeyTgid {
+			off = f.Offset
+		}
+	}
+	if !ok || off < 0 || m == nil {
+		close(w.done)
+		return w
+	}
+	go func() {
+		defer close(w.done)
+		seen := map[uint32]bool{0: true} // pid 0: the idle task and kernel threads' tgid
+		t := time.NewTicker(watchEvery)
+		defer t.Stop()
+		key := make([]byte, l.KeySize)
+		next := make([]byte, l.KeySize)
+		for {
+			var cur any // nil: the first key
+			for {
+				if err := m.NextKey(cur, &next); err != nil {
+					break // the end (ErrKeyNotExist), or a failure: try again next tick
+				}
+				pid := binary.LittleEndian.Uint32(next[off:])
+				if !seen[pid] {
+					seen[pid] = true
+					_ = snap.Snapshot(pid)
+				}
+				copy(key, next)
+				cur = key
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *pidWatcher) close() {
+	select {
+	case <-w.done:
+		return
+	default:
+	}
+	close(w.stop)
+	<-w.done
+}
+
+// errStackBoth is bcc's message for -K with -U.
+var errStackBoth = errors.New("-K and -U are mutually exclusive: both stacks are the default")
