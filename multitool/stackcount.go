@@ -97,7 +97,7 @@ func Stackcount(ctx context.Context, o StackcountOptions, env Env) error {
 	}
 	pr := stackPrint{Kernel: kernel, User: user, PerProcess: keys.Comm, PIDLine: o.PerProcess && o.PID == 0,
 		Offsets: o.Offsets, Addrs: o.Addrs, Delimiter: o.Delimiter, Folded: o.Folded, JSON: o.JSON}
-	banner := fmt.Sprintf("Tracing %%d functions for %q... Hit Ctrl-C to end.\n", o.Pattern)
+	banner := func(n int) string { return fmt.Sprintf("Tracing %d functions for %q... Hit Ctrl-C to end.\n", n, o.Pattern) }
 	return runStackTool(ctx, env, stackRun{
 		tool: "stackcount", pid: o.PID, probeLimit: o.ProbeLimit, probes: []*bpf.Probe{probe}, sink: sink, keys: keys,
 		print: pr, banner: banner, quietBanner: o.Folded, interval: o.Interval, duration: o.Duration,
@@ -140,7 +140,7 @@ type stackRun struct {
 	sink        *compile.AggSink
 	keys        stackKeys
 	print       stackPrint
-	banner      string // with a %d for the number of targets; "" for none
+	banner      func(targets int) string // the banner, given the number of targets attached; nil for none
 	quietBanner bool   // the banner goes to stderr (folded output)
 	interval    time.Duration
 	duration    time.Duration
@@ -190,12 +190,12 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 	}
 	out := newAsyncWriter(env.Out)
 	banner := out.buffer()
-	if r.banner != "" {
+	if r.banner != nil {
 		w := io.Writer(banner)
 		if r.quietBanner || r.print.JSON {
 			w = env.Err
 		}
-		fmt.Fprintf(w, r.banner, attachedTargets(attached))
+		io.WriteString(w, r.banner(attachedTargets(attached)))
 	}
 	if err := env.ready(); err != nil {
 		return err
@@ -229,12 +229,14 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 		case r.print.Folded:
 			writeFolded(w, texts, r.print)
 		default:
-			fmt.Fprintln(w)
+			if !r.print.ProfileStyle {
+				fmt.Fprintln(w)
+			}
 			if r.timestamp {
 				fmt.Fprintf(w, "%-8s\n", now.Format("15:04:05"))
 			}
 			writeListing(w, texts, r.print)
-			if last {
+			if last && !r.print.ProfileStyle {
 				fmt.Fprintln(w, "Detaching...")
 			}
 		}

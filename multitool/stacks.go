@@ -232,6 +232,10 @@ type stackPrint struct {
 	Delimiter    bool // -d: "--" between kernel and user frames
 	Folded       bool // -f
 	JSON         bool
+	// ProfileStyle is the listing of bcc's profile and offcputime:
+	// frames four spaces in, "    -                comm (pid)", the
+	// count eight spaces in; the stacks are always per process.
+	ProfileStyle bool
 }
 
 // stackText is a sample rendered: the frames as printed, for merging
@@ -317,6 +321,10 @@ func frameName(addr uint64, user bool, pid uint32, p stackPrint, sym Symbolizer)
 // between them with the delimiter), the "comm [pid]" line, the count four
 // spaces in, and a blank line.
 func writeListing(w io.Writer, texts []stackText, p stackPrint) {
+	if p.ProfileStyle {
+		writeProfileListing(w, texts, p)
+		return
+	}
 	for _, t := range texts {
 		for _, f := range t.kernel {
 			fmt.Fprintf(w, "  %s\n", f)
@@ -331,6 +339,26 @@ func writeListing(w io.Writer, texts []stackText, p stackPrint) {
 			fmt.Fprintf(w, "    %s [%d]\n", t.comm, t.pid)
 		}
 		fmt.Fprintf(w, "    %d\n\n", t.value)
+	}
+}
+
+// writeProfileListing writes bcc profile's (and offcputime's) listing:
+// kernel frames, "--" with the delimiter when both stacks are there, user
+// frames, each leaf first and four spaces in, then "-" and "comm (pid)",
+// the count eight spaces in, and a blank line.
+func writeProfileListing(w io.Writer, texts []stackText, p stackPrint) {
+	for _, t := range texts {
+		for _, f := range t.kernel {
+			fmt.Fprintf(w, "    %s\n", f)
+		}
+		if p.Delimiter && len(t.kernel) > 0 && len(t.user) > 0 {
+			fmt.Fprintln(w, "    --")
+		}
+		for _, f := range t.user {
+			fmt.Fprintf(w, "    %s\n", f)
+		}
+		fmt.Fprintf(w, "    %-16s %s (%d)\n", "-", t.comm, t.pid)
+		fmt.Fprintf(w, "        %d\n\n", t.value)
 	}
 }
 

@@ -310,6 +310,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			funclatencyCommand(stdout, stderr),
 			argdistCommand(stdout, stderr),
 			stackcountCommand(stdout, stderr),
+			profileCommand(stdout, stderr),
 			listCommand(stdout, stderr),
 			featuresCommand(stdout, stderr),
 		},
@@ -317,7 +318,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
-			return usage("unknown command %q (commands: trace, funccount, funclatency, argdist, stackcount, list, features)", c.Args().First())
+			return usage("unknown command %q (commands: trace, funccount, funclatency, argdist, stackcount, profile, list, features)", c.Args().First())
 		}
 		return cli.ShowAppHelp(c)
 	}

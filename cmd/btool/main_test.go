@@ -53,7 +53,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"stackcount", "-D", "soon", "x"}, []string{`btool: stackcount: -D: invalid duration "soon" (seconds, or a duration like 500ms)`}},
 		{[]string{"stackcount", "-c", "x", "vfs_read"}, []string{`btool: stackcount: -c: invalid CPU "x"`}},
 		{[]string{"stackcount", "-i", "0.001", "vfs_read"}, []string{`btool: stackcount: -i: 0.001 is too short (at least 10ms)`}},
-		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, argdist, stackcount, list, features)`}},
+		{[]string{"profile", "-F", "0"}, []string{`btool: profile: -F: expected a frequency from 1 to 100000 Hz, got "0"`}},
+		{[]string{"profile", "-K", "-U"}, []string{"btool: profile: -K and -U are mutually exclusive: both stacks are the default"}},
+		{[]string{"profile", "-C", "x"}, []string{`btool: profile: -C: invalid CPU "x"`}},
+		{[]string{"profile", "-d", "1", "2"}, []string{"btool: profile: give the duration once: -d or an argument, not both"}},
+		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, argdist, stackcount, profile, list, features)`}},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"btool"}, tc.args...), &out, &errb)

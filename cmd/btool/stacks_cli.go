@@ -12,6 +12,7 @@ import (
 // The stack tools' run functions; tests swap them for fakes.
 var (
 	runStackcount = multitool.Stackcount
+	runProfile    = multitool.Profile
 )
 
 // stackFlags are the common flags of the stack tools: like commonFlags,
@@ -24,7 +25,17 @@ func stackFlags() []cli.Flag {
 	}
 }
 
-// cpuFlag parses -c CPU: -1 when unset.
+// cpuShort is the short name of the command's --cpu flag: c or C.
+func cpuShort(c *cli.Context) string {
+	for _, f := range c.Command.Flags {
+		if n := f.Names(); n[0] == "cpu" && len(n) > 1 {
+			return n[1]
+		}
+	}
+	return "c"
+}
+
+// cpuFlag parses the --cpu flag (-c, or profile's -C): -1 when unset.
 func cpuFlag(c *cli.Context) (int, error) {
 	s := c.String("cpu")
 	if s == "" {
@@ -32,9 +43,9 @@ func cpuFlag(c *cli.Context) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, usage("-c: invalid CPU %q", s)
+		return 0, usage("-%s: invalid CPU %q", cpuShort(c), s)
 	}
-	if err := multitool.CheckCPU("-c", int64(n)); err != nil {
+	if err := multitool.CheckCPU("-"+cpuShort(c), int64(n)); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -111,6 +122,79 @@ func stackcountCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			return runStackcount(c.Context, o, env)
+		},
+	}
+}
+
+func profileCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "profile",
+		Usage:     "sample on-CPU kernel and user stacks at a timed interval (a CPU flame graph's input)",
+		ArgsUsage: "[DURATION]",
+		Description: "Samples every CPU (or one process) -F times a second through perf events and counts\n" +
+			"the stacks in the kernel. Examples:\n" +
+			"  btool profile -d 10                          # all CPUs, 49 Hz, 10 seconds\n" +
+			"  btool profile -F 99 -p 181 -f > out.folded   # one process, folded\n" +
+			"  btool profile -d 5 --svg cpu.svg             # a flame graph",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "sample only process `PID`"},
+			&cli.StringFlag{Name: "cpu", Aliases: []string{"C"}, Usage: "sample only on `CPU`"},
+			&cli.StringFlag{Name: "frequency", Aliases: []string{"F"}, Usage: "sample `HZ` times a second on each CPU (default 49)"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+			&cli.BoolFlag{Name: "kernel-stacks-only", Aliases: []string{"K"}, Usage: "kernel stacks only"},
+			&cli.BoolFlag{Name: "user-stacks-only", Aliases: []string{"U"}, Usage: "user stacks only"},
+			&cli.BoolFlag{Name: "include-idle", Aliases: []string{"I"}, Usage: "include the idle task's samples"},
+			&cli.BoolFlag{Name: "delimited", Usage: "insert -- between kernel and user stacks"},
+			&cli.BoolFlag{Name: "folded", Aliases: []string{"f"}, Usage: "folded output, one stack a line (flamegraph.pl, speedscope)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object at the end"},
+			&cli.StringFlag{Name: "svg", Usage: "write a flame graph of the run to `FILE`"},
+			&cli.BoolFlag{Name: "dump", Usage: "print the generated BPF instructions and exit"},
+		}, stackFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 1 {
+				return usage("expected at most one DURATION, got %d arguments", c.Args().Len())
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.ProfileOptions{
+				PID: c.Int("pid"), KernelOnly: c.Bool("kernel-stacks-only"), UserOnly: c.Bool("user-stacks-only"),
+				IncludeIdle: c.Bool("include-idle"), Delimiter: c.Bool("delimited"), Folded: c.Bool("folded"),
+				JSON: c.Bool("json"), SVG: c.String("svg"), DryRun: c.Bool("dump"),
+			}
+			if o.KernelOnly && o.UserOnly {
+				return usage("-K and -U are mutually exclusive: both stacks are the default")
+			}
+			if o.Folded && o.JSON {
+				return usage("-f and --json are mutually exclusive")
+			}
+			if s := c.String("frequency"); s != "" {
+				n, err := strconv.ParseUint(s, 10, 64)
+				if err != nil || n == 0 || n > multitool.MaxProfileHz {
+					return usage("-F: expected a frequency from 1 to %d Hz, got %q", multitool.MaxProfileHz, s)
+				}
+				o.Freq = n
+			}
+			d := c.String("duration")
+			if c.Args().Len() == 1 {
+				if d != "" {
+					return usage("give the duration once: -d or an argument, not both")
+				}
+				d = c.Args().First()
+			}
+			if o.Duration, err = secondsOrZero("d", d); err != nil {
+				return err
+			}
+			if o.CPU, err = cpuFlag(c); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			return runProfile(c.Context, o, env)
 		},
 	}
 }

@@ -51,7 +51,7 @@ func TestKernelStackcountUserC(t *testing.T) {
 	w.run(t)
 	out := tr.stop(syscall.SIGINT)
 	stacks := foldedStacks(t, out)
-	if got := sumWith(stacks, "stacks"); got != n {
+	if got := sumWith(stacks, commOf(bin)); got != n {
 		t.Errorf("%d calls counted, want %d:\n%s", got, n, out)
 	}
 	chain := []string{"main", "mid", "leaf"}
@@ -113,7 +113,7 @@ func TestKernelStackcountTracepointKernel(t *testing.T) {
 	w.run(t)
 	out := tr.stop(syscall.SIGINT)
 	stacks := foldedStacks(t, out)
-	if got := sumWith(stacks, "stacks"); got != 1 {
+	if got := sumWith(stacks, commOf(bin)); got != 1 {
 		t.Errorf("%d nanosleep calls, want 1:\n%s", got, out)
 	}
 	if got := sumWith(stacks, "do_syscall_64"); got != 1 {
@@ -135,7 +135,7 @@ func TestKernelStackcountKprobe(t *testing.T) {
 	w.run(t)
 	out := tr.stop(syscall.SIGINT)
 	stacks := foldedStacks(t, out)
-	if got := sumWith(stacks, "stacks"); got != 1 {
+	if got := sumWith(stacks, commOf(bin)); got != 1 {
 		t.Errorf("%d hrtimer_nanosleep calls, want 1:\n%s", got, out)
 	}
 	var found bool
@@ -147,6 +147,16 @@ func TestKernelStackcountKprobe(t *testing.T) {
 	if !found {
 		t.Errorf("no stack with do_syscall_64 then hrtimer_nanosleep:\n%s", out)
 	}
+}
+
+// commOf is the comm of a process running bin: its base name cut to 15
+// bytes ("c-stacks" in the VM).
+func commOf(bin string) string {
+	c := filepath.Base(bin)
+	if len(c) > 15 {
+		c = c[:15]
+	}
+	return c
 }
 
 // kernelAtLeast reports whether the running kernel is major.minor or
@@ -248,4 +258,36 @@ func checkSVG(t *testing.T, path string, stacks []flamegraph.Stack) {
 			t.Errorf("SVG box %q has count %d, want %d", p, got[p], n)
 		}
 	}
+}
+
+// TestKernelProfileBusyLoop: profile of a program spinning in spin() for
+// 1.5 s: the hottest folded stack holds spin (called from main), and the
+// samples add up to about the time on CPU times the frequency; the SVG
+// holds every stack.
+func TestKernelProfileBusyLoop(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stacks.c")
+	const ms, hz = 1500, 99
+	w := startWorkload(t, bin, "spin", strconv.Itoa(ms))
+	svg := filepath.Join(t.TempDir(), "cpu.svg")
+	tr := startBtool(t, "profile", "-f", "-F", strconv.Itoa(hz), "--svg", svg, "-p", strconv.Itoa(w.pid))
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	var hot flamegraph.Stack
+	var total uint64
+	for _, s := range stacks {
+		total += s.Count
+		if s.Count > hot.Count {
+			hot = s
+		}
+	}
+	if !strings.Contains(";"+strings.Join(hot.Frames, ";")+";", ";main;spin;") {
+		t.Errorf("hottest stack %q (%d samples) does not hold main;spin:\n%s", hot.Frames, hot.Count, out)
+	}
+	// ~148 samples; the CPU is shared, so only a loose lower bound.
+	if want := uint64(ms * hz / 1000); total < want/3 || total > want*3/2 {
+		t.Errorf("%d samples, want about %d:\n%s", total, want, out)
+	}
+	checkSVG(t, svg, stacks)
 }
