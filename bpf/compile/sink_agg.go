@@ -367,6 +367,76 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 		g.freeReg(r)
 	}
 
+	s.genKey(g, b, l, key)
+	switch s.Agg {
+	case AggLog2:
+		g.mark(SpecPart{Label: "log2 slot"})
+		g.emit(asm.LoadMem(asm.R2, asm.RFP, x, asm.DWord))
+		g.log2Slot(s.Value.Signed())
+		g.emit(asm.StoreMem(asm.R7, int16(l.SlotOffset), asm.R3, asm.DWord))
+	case AggLinear:
+		g.mark(SpecPart{Label: "linear slot"})
+		g.emit(asm.LoadMem(asm.R2, asm.RFP, x, asm.DWord))
+		g.linearSlot(s.Linear, s.Value.Signed())
+		g.emit(asm.StoreMem(asm.R7, int16(l.SlotOffset), asm.R3, asm.DWord))
+	}
+
+	s.genUpdate(g, l, x, init)
+	return nil
+}
+
+// genUpdate adds the event (x on the stack) to the key R7 points at:
+// an in-place update of an existing key, else an insert of init (a stack
+// slot of 16 bytes), retried as an update when another CPU inserted the
+// key first; a full map counts AggDropFull.
+func (s *AggSink) genUpdate(g *codegen, l AggLayout, x, init int16) {
+	g.mark(SpecPart{Label: "update " + s.name()})
+	done, miss, full := g.newLabel(), g.newLabel(), g.newLabel()
+	lookup := func(miss string) {
+		g.emit(
+			asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
+			asm.Mov.Reg(asm.R2, asm.R7),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, miss),
+		)
+		s.modify(g, x, l.ValueSigned)
+		g.emit(asm.Ja.Label(done))
+	}
+	lookup(miss)
+	g.bind(miss)
+	// A new key: insert its first value, unless another CPU just did.
+	switch s.Agg {
+	case AggSum, AggMin, AggMax:
+		g.emit(
+			asm.LoadMem(asm.R1, asm.RFP, x, asm.DWord),
+			asm.StoreMem(asm.RFP, init, asm.R1, asm.DWord),
+			storeImm64(asm.RFP, init+8, 1),
+		)
+	default:
+		g.emit(storeImm64(asm.RFP, init, 1))
+	}
+	g.emit(
+		asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
+		asm.Mov.Reg(asm.R2, asm.R7),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, int32(init)),
+		asm.Mov.Imm(asm.R4, bpfNoexist),
+		asm.FnMapUpdateElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, done),
+		asm.JNE.Imm32(asm.R0, errEEXIST, full), // 32 bits: see errEEXIST
+	)
+	lookup(full)
+	g.bind(full)
+	g.mark(SpecPart{Label: "count a dropped event (map full)"})
+	g.emit(asm.StoreImm(asm.RFP, stackKey, AggDropFull, asm.Word))
+	g.incPerCPU(s.DropsMap(), stackKey, done)
+	g.bind(done)
+}
+
+// genKey builds the key at stack offset key, laid out as l, and leaves R7
+// pointing at it. Failed stack ids are counted in the drops map and kept
+// (as -errno) in the key.
+func (s *AggSink) genKey(g *codegen, b *Build, l AggLayout, key int16) {
 	g.mark(SpecPart{Label: "key"})
 	g.emit(asm.Mov.Reg(asm.R7, asm.RFP), asm.Add.Imm(asm.R7, int32(key)))
 	if l.holes() {
@@ -425,61 +495,6 @@ func (s *AggSink) gen(g *codegen, b *Build) error {
 			g.bind(ok)
 		}
 	}
-	switch s.Agg {
-	case AggLog2:
-		g.mark(SpecPart{Label: "log2 slot"})
-		g.emit(asm.LoadMem(asm.R2, asm.RFP, x, asm.DWord))
-		g.log2Slot(s.Value.Signed())
-		g.emit(asm.StoreMem(asm.R7, int16(l.SlotOffset), asm.R3, asm.DWord))
-	case AggLinear:
-		g.mark(SpecPart{Label: "linear slot"})
-		g.emit(asm.LoadMem(asm.R2, asm.RFP, x, asm.DWord))
-		g.linearSlot(s.Linear, s.Value.Signed())
-		g.emit(asm.StoreMem(asm.R7, int16(l.SlotOffset), asm.R3, asm.DWord))
-	}
-
-	g.mark(SpecPart{Label: "update " + s.name()})
-	done, miss, full := g.newLabel(), g.newLabel(), g.newLabel()
-	lookup := func(miss string) {
-		g.emit(
-			asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
-			asm.Mov.Reg(asm.R2, asm.R7),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, miss),
-		)
-		s.modify(g, x, l.ValueSigned)
-		g.emit(asm.Ja.Label(done))
-	}
-	lookup(miss)
-	g.bind(miss)
-	// A new key: insert its first value, unless another CPU just did.
-	switch s.Agg {
-	case AggSum, AggMin, AggMax:
-		g.emit(
-			asm.LoadMem(asm.R1, asm.RFP, x, asm.DWord),
-			asm.StoreMem(asm.RFP, init, asm.R1, asm.DWord),
-			storeImm64(asm.RFP, init+8, 1),
-		)
-	default:
-		g.emit(storeImm64(asm.RFP, init, 1))
-	}
-	g.emit(
-		asm.LoadMapPtr(asm.R1, 0).WithReference(s.name()),
-		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, int32(init)),
-		asm.Mov.Imm(asm.R4, bpfNoexist),
-		asm.FnMapUpdateElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, done),
-		asm.JNE.Imm32(asm.R0, errEEXIST, full), // 32 bits: see errEEXIST
-	)
-	lookup(full)
-	g.bind(full)
-	g.mark(SpecPart{Label: "count a dropped event (map full)"})
-	g.emit(asm.StoreImm(asm.RFP, stackKey, AggDropFull, asm.Word))
-	g.incPerCPU(s.DropsMap(), stackKey, done)
-	g.bind(done)
-	return nil
 }
 
 // modify updates the value R0 points to with the event (x on the stack).
