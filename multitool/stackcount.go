@@ -97,7 +97,9 @@ func Stackcount(ctx context.Context, o StackcountOptions, env Env) error {
 	}
 	pr := stackPrint{Kernel: kernel, User: user, PerProcess: keys.Comm, PIDLine: o.PerProcess && o.PID == 0,
 		Offsets: o.Offsets, Addrs: o.Addrs, Delimiter: o.Delimiter, Folded: o.Folded, JSON: o.JSON}
-	banner := func(n int) string { return fmt.Sprintf("Tracing %d functions for %q... Hit Ctrl-C to end.\n", n, o.Pattern) }
+	banner := func(n int) string {
+		return fmt.Sprintf("Tracing %d functions for %q... Hit Ctrl-C to end.\n", n, o.Pattern)
+	}
 	return runStackTool(ctx, env, stackRun{
 		tool: "stackcount", pid: o.PID, probeLimit: o.ProbeLimit, probes: []*bpf.Probe{probe}, sink: sink, keys: keys,
 		print: pr, banner: banner, quietBanner: o.Folded, interval: o.Interval, duration: o.Duration,
@@ -141,7 +143,7 @@ type stackRun struct {
 	keys        stackKeys
 	print       stackPrint
 	banner      func(targets int) string // the banner, given the number of targets attached; nil for none
-	quietBanner bool   // the banner goes to stderr (folded output)
+	quietBanner bool                     // the banner goes to stderr (folded output)
 	interval    time.Duration
 	duration    time.Duration
 	timestamp   bool
