@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -132,7 +133,10 @@ func (e *symBin) resolve(dst []Frame, off uint64, lines bool) []Frame {
 	if f.Name != "" && e.goTable() != nil {
 		f.Kind = KindGo
 		if lines {
-			f.File, f.Line, _ = e.gotab.PCToLine(va)
+			file, line, _ := e.gotab.PCToLine(va)
+			if file != "" {
+				f.File, f.Line = filepath.Base(file), line
+			}
 		}
 		return append(dst, f)
 	}

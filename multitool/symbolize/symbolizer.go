@@ -71,7 +71,7 @@ type Frame struct {
 	Name    string // demangled function name; "" when unknown
 	Off     uint64 // the address's offset into the function; 0 for inlined frames
 	Module  string // user: path of the mapped file ("[vdso]", "[jit]"); kernel: module name, "" for the core kernel
-	File    string // source file, with Options.Lines and DWARF or pclntab; else ""
+	File    string // base name of the source file, with Options.Lines and DWARF or pclntab; else ""
 	Line    int    // source line, 0 when unknown
 	Inlined bool   // the function was inlined into the next (outer) frame
 	Kind    Kind
