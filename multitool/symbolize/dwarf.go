@@ -1,8 +1,10 @@
 package symbolize
 
 import (
+	"cmp"
 	"debug/dwarf"
 	"path/filepath"
+	"slices"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 	"github.com/go-delve/delve/pkg/dwarf/reader"
@@ -12,14 +14,36 @@ import (
 // Compile units are loaded as trees (delve's godwarf.LoadTree, which
 // resolves abstract origins and range lists) on first use and kept.
 type dwarfSyms struct {
-	data  *dwarf.Data
-	units map[dwarf.Offset]*dwarfUnit
+	data   *dwarf.Data
+	ranges []cuRange // every unit's address ranges, sorted; built on first use
+	units  map[dwarf.Offset]*dwarfUnit
+}
+
+// cuRange is one address range of a compile unit.
+type cuRange struct {
+	lo, hi uint64
+	cu     *dwarf.Entry
 }
 
 type dwarfUnit struct {
 	tree  *godwarf.Tree
 	files []*dwarf.LineFile // the line table's file list, for DW_AT_call_file
 	lines *dwarf.LineReader // nil when the unit has no line table
+	seqs  []lineSeq         // the line table, read on first use of lines
+	read  bool              // seqs was read
+}
+
+// lineSeq is one sequence of a line table: rows sorted by address,
+// covering [rows[0].addr, end).
+type lineSeq struct {
+	rows []lineRow
+	end  uint64
+}
+
+type lineRow struct {
+	addr uint64
+	file string // base name
+	line int
 }
 
 // maxDWARFUnits caps the compile-unit trees kept per file; beyond it they
@@ -45,13 +69,21 @@ func (e *symBin) dwarf() *dwarfSyms {
 	return e.dw
 }
 
-// unit returns the compile unit containing pc, or nil.
+// unit returns the compile unit containing pc, or nil. The units' ranges
+// are read once and searched by binary search (Reader.SeekPC reads unit
+// entries on every call).
 func (ds *dwarfSyms) unit(pc uint64) *dwarfUnit {
-	r := ds.data.Reader()
-	cu, err := r.SeekPC(pc)
-	if err != nil || cu == nil {
+	if ds.ranges == nil {
+		ds.ranges = ds.readRanges()
+	}
+	i, found := slices.BinarySearchFunc(ds.ranges, pc, func(r cuRange, pc uint64) int { return cmp.Compare(r.lo, pc) })
+	if !found {
+		i--
+	}
+	if i < 0 || pc >= ds.ranges[i].hi {
 		return nil
 	}
+	cu := ds.ranges[i].cu
 	if u, ok := ds.units[cu.Offset]; ok {
 		return u
 	}
@@ -68,6 +100,31 @@ func (ds *dwarfSyms) unit(pc uint64) *dwarfUnit {
 	}
 	ds.units[cu.Offset] = u
 	return u
+}
+
+// readRanges returns the address ranges of every compile unit, sorted by
+// start (non-nil, so it is read once even when empty).
+func (ds *dwarfSyms) readRanges() []cuRange {
+	rs := []cuRange{}
+	r := ds.data.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			break
+		}
+		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+			if rngs, err := ds.data.Ranges(e); err == nil {
+				for _, rg := range rngs {
+					if rg[0] < rg[1] {
+						rs = append(rs, cuRange{rg[0], rg[1], e})
+					}
+				}
+			}
+		}
+		r.SkipChildren()
+	}
+	slices.SortStableFunc(rs, func(a, b cuRange) int { return cmp.Compare(a.lo, b.lo) })
+	return rs
 }
 
 // frames appends outer (the function the symbol table names at pc) preceded
@@ -132,15 +189,61 @@ func dieName(t *godwarf.Tree) string {
 }
 
 // lineAt returns the file and line of the line-table row covering pc.
+// The unit's table is read once into sorted sequences and searched by
+// binary search (LineReader.SeekPC scans the table on every call).
 func (u *dwarfUnit) lineAt(pc uint64) (string, int) {
 	if u.lines == nil {
 		return "", 0
 	}
-	var le dwarf.LineEntry
-	if err := u.lines.SeekPC(pc, &le); err != nil || le.File == nil {
+	if !u.read {
+		u.read = true
+		u.seqs = readLines(u.lines)
+	}
+	i, found := slices.BinarySearchFunc(u.seqs, pc, func(s lineSeq, pc uint64) int { return cmp.Compare(s.rows[0].addr, pc) })
+	if !found {
+		i--
+	}
+	if i < 0 || pc >= u.seqs[i].end {
 		return "", 0
 	}
-	return filepath.Base(le.File.Name), le.Line
+	rows := u.seqs[i].rows
+	j, found := slices.BinarySearchFunc(rows, pc, func(r lineRow, pc uint64) int { return cmp.Compare(r.addr, pc) })
+	if found {
+		// The last of several rows at one address is the one that
+		// covers it (earlier ones are empty ranges).
+		for j+1 < len(rows) && rows[j+1].addr == pc {
+			j++
+		}
+	} else {
+		j--
+	}
+	return rows[j].file, rows[j].line
+}
+
+// readLines reads a unit's line table into sequences sorted by start.
+func readLines(lr *dwarf.LineReader) []lineSeq {
+	lr.Reset()
+	var seqs []lineSeq
+	var rows []lineRow
+	names := map[*dwarf.LineFile]string{}
+	var le dwarf.LineEntry
+	for lr.Next(&le) == nil {
+		if le.EndSequence {
+			if len(rows) > 0 {
+				seqs = append(seqs, lineSeq{rows: rows, end: le.Address})
+			}
+			rows = nil
+			continue
+		}
+		name, ok := names[le.File]
+		if !ok && le.File != nil {
+			name = filepath.Base(le.File.Name)
+			names[le.File] = name
+		}
+		rows = append(rows, lineRow{le.Address, name, le.Line})
+	}
+	slices.SortStableFunc(seqs, func(a, b lineSeq) int { return cmp.Compare(a.rows[0].addr, b.rows[0].addr) })
+	return seqs
 }
 
 // callSite returns the DW_AT_call_file and DW_AT_call_line of an inlined
