@@ -573,7 +573,8 @@ func LostMessage(n uint64) string {
 //	           name gets "#2", "#3", ...; an empty one is "argN"): integers
 //	           as numbers, %s and %c as strings, %K/%U/%p as
 //	           {"addr":"0x..","sym":"name+0xoff","module":"/path"} (sym
-//	           only when known, module only for %U)
+//	           only when known, module for %U and for kernel module
+//	           functions, e.g. "ext4")
 //	           (a string that could not be read, or a NULL one, is null)
 //	truncated  names of the string arguments that did not fit, only if any
 //	faults     names of the string arguments that could not be read, only
@@ -583,7 +584,7 @@ func LostMessage(n uint64) string {
 //	           "module":...}], only when collected (stack id >= 0) from
 //	           ev.KAddrs and ev.UAddrs; an empty stack (-EFAULT) is [];
 //	           kstack_error, ustack_error: why collecting failed otherwise
-//	           (see StackError), as a string
+//	           (see symbolize.StackError), as a string
 //
 // Invalid UTF-8 is replaced by U+FFFD. sym may be nil. It fails only when
 // ev is nil.
@@ -713,12 +714,18 @@ func trJSONFrame(b []byte, addr uint64, user bool, pid uint32, sym symbolize.Sym
 	var name, module string
 	var off uint64
 	var ok bool
-	if sym != nil {
-		if user {
-			name, off, module, ok = sym.User(pid, addr)
-		} else {
-			name, off, ok = sym.Kernel(addr)
-		}
+	fsym, _ := sym.(symbolize.FrameSymbolizer)
+	switch {
+	case sym != nil && user:
+		name, off, module, ok = sym.User(pid, addr)
+	case fsym != nil:
+		// Kernel module functions name their module ("ext4"); the core
+		// kernel's have none.
+		var f symbolize.Frame
+		f, ok = fsym.KernelFrame(addr)
+		name, off, module = f.Name, f.Off, f.Module
+	case sym != nil:
+		name, off, ok = sym.Kernel(addr)
 	}
 	if ok {
 		b = append(b, `,"sym":"`...)

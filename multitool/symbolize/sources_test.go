@@ -207,6 +207,26 @@ func TestUserSources(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Rust demangled", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("runs rustc")
+		}
+		bin := buildC(t, "rustc", ".rs", "#[inline(never)]\npub fn leaf(x: u64) -> u64 { std::hint::black_box(x) * 3 + 1 }\n"+
+			"fn main() { println!(\"{}\", leaf(std::env::args().count() as u64)); }\n", "-C", "opt-level=1")
+		var leaf [2]uint64
+		for name, a := range nmSyms(t, bin) {
+			if strings.HasPrefix(name, "_ZN4prog4leaf17h") || strings.HasPrefix(name, "_RNvCs") && strings.HasSuffix(name, "4prog4leaf") {
+				leaf = a
+			}
+		}
+		if leaf[0] == 0 {
+			t.Fatal("nm lists no mangled prog::leaf")
+		}
+		fs := frameAt(t, openTestBin(t, bin), leaf[0]+2, false)
+		if len(fs) == 0 || fs[len(fs)-1].Name != "prog::leaf" || fs[len(fs)-1].Off != 2 {
+			t.Errorf("frames = %+v; want prog::leaf+0x2", fs)
+		}
+	})
 	t.Run("MiniDebugInfo only", func(t *testing.T) {
 		b := openTestBin(t, mini)
 		if name, _, ok := b.b.Symbolize(0); ok {
