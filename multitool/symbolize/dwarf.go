@@ -27,10 +27,17 @@ type cuRange struct {
 
 type dwarfUnit struct {
 	tree  *godwarf.Tree
+	subs  []subRange        // the unit's subprograms' ranges, sorted by start
 	files []*dwarf.LineFile // the line table's file list, for DW_AT_call_file
 	lines *dwarf.LineReader // nil when the unit has no line table
 	seqs  []lineSeq         // the line table, read on first use of lines
 	read  bool              // seqs was read
+}
+
+// subRange is one address range of a subprogram.
+type subRange struct {
+	lo, hi uint64
+	sub    *godwarf.Tree
 }
 
 // lineSeq is one sequence of a line table: rows sorted by address,
@@ -90,6 +97,8 @@ func (ds *dwarfSyms) unit(pc uint64) *dwarfUnit {
 	u := &dwarfUnit{}
 	if tree, err := godwarf.LoadTree(cu.Offset, ds.data, 0); err == nil {
 		u.tree = tree
+		u.subs = subprograms(tree, nil)
+		slices.SortStableFunc(u.subs, func(a, b subRange) int { return cmp.Compare(a.lo, b.lo) })
 	}
 	if lr, err := ds.data.LineReader(cu); err == nil && lr != nil {
 		u.lines = lr
@@ -140,7 +149,7 @@ func (ds *dwarfSyms) frames(dst []Frame, outer Frame, pc uint64, lines bool) []F
 	if u == nil || u.tree == nil {
 		return append(dst, outer)
 	}
-	sub := findSubprogram(u.tree, pc)
+	sub := u.findSubprogram(pc)
 	var stack []*godwarf.Tree
 	if sub != nil {
 		stack = reader.InlineStack(sub, pc)
@@ -160,18 +169,36 @@ func (ds *dwarfSyms) frames(dst []Frame, outer Frame, pc uint64, lines bool) []F
 	return append(dst, outer)
 }
 
-// findSubprogram returns the subprogram of the unit tree whose ranges hold
-// pc, looking through namespaces, classes and lexical blocks.
-func findSubprogram(t *godwarf.Tree, pc uint64) *godwarf.Tree {
+// subprograms appends the ranges of the subprograms under t, looking
+// through namespaces, classes and lexical blocks but not into subprograms.
+func subprograms(t *godwarf.Tree, dst []subRange) []subRange {
 	for _, c := range t.Children {
-		if !c.ContainsPC(pc) {
+		if c.Tag == dwarf.TagSubprogram {
+			for _, r := range c.Ranges {
+				dst = append(dst, subRange{r[0], r[1], c})
+			}
 			continue
 		}
-		if c.Tag == dwarf.TagSubprogram {
-			return c
+		dst = subprograms(c, dst)
+	}
+	return dst
+}
+
+// findSubprogram returns the subprogram whose ranges hold pc, or nil.
+func (u *dwarfUnit) findSubprogram(pc uint64) *godwarf.Tree {
+	i, found := slices.BinarySearchFunc(u.subs, pc, func(r subRange, pc uint64) int { return cmp.Compare(r.lo, pc) })
+	if !found {
+		i--
+	}
+	// Ranges of different subprograms don't overlap; nested ones
+	// (subprograms in lexical blocks of C++ lambdas' parents) may: look
+	// back for the closest start that still holds pc.
+	for ; i >= 0; i-- {
+		if pc < u.subs[i].hi {
+			return u.subs[i].sub
 		}
-		if s := findSubprogram(c, pc); s != nil {
-			return s
+		if i > 0 && u.subs[i-1].hi <= u.subs[i].lo {
+			break
 		}
 	}
 	return nil

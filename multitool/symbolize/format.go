@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"syscall"
 )
@@ -23,9 +24,11 @@ import (
 // line bcc prints after an event's stacks. sym may be nil. It returns the
 // first error of w.
 func FormatStack(w io.Writer, addrs []uint64, user bool, pid uint32, showAddr bool, sym Symbolizer) error {
-	var b []byte
+	buf := stackBufs.Get().(*stackBuf)
+	defer stackBufs.Put(buf)
+	b, frames := buf.b[:0], buf.frames[:0]
+	defer func() { buf.b, buf.frames = b[:0], frames[:0] }()
 	fsym, _ := sym.(FrameSymbolizer)
-	var frames []Frame
 	for _, a := range addrs {
 		if fsym == nil {
 			b = appendAddr(b, a, showAddr)
@@ -52,6 +55,14 @@ func FormatStack(w io.Writer, addrs []uint64, user bool, pid uint32, showAddr bo
 	_, err := w.Write(b)
 	return err
 }
+
+// stackBuf is FormatStack's scratch space, reused across calls.
+type stackBuf struct {
+	b      []byte
+	frames []Frame
+}
+
+var stackBufs = sync.Pool{New: func() any { return new(stackBuf) }}
 
 func appendAddr(b []byte, a uint64, showAddr bool) []byte {
 	b = append(b, "        "...)
