@@ -128,6 +128,27 @@ func TestKernelSymbolize(t *testing.T) {
 	if have, want := b.String(), "        vfs_read+0x0 [kernel]\n"; have != want {
 		t.Errorf("FormatStack: have %q, want %q", have, want)
 	}
+	// A module function (a loaded module, or the [bpf] and
+	// [__builtin__ftrace] pseudo-modules) lists its module.
+	for _, f := range tab.Functions() {
+		if f.Module == "" || f.Addr == 0 {
+			continue
+		}
+		if fr, ok := s.KernelFrame(f.Addr); ok && fr.Off == 0 && fr.Name != f.Name {
+			continue // an alias at the same address listed first
+		}
+		fr, ok := s.KernelFrame(f.Addr + 1)
+		if !ok || fr.Module != f.Module || fr.Off != 1 {
+			t.Errorf("KernelFrame(%s+1 [%s]) = %+v, %v", f.Name, f.Module, fr, ok)
+		}
+		b.Reset()
+		FormatStack(&b, []uint64{f.Addr + 1}, false, 0, false, s)
+		if want := "        " + fr.Name + "+0x1 [" + f.Module + "]\n"; b.String() != want {
+			t.Errorf("FormatStack: have %q, want %q", b.String(), want)
+		}
+		return
+	}
+	t.Log("no module symbols in kallsyms: module names not checked")
 }
 
 const symTestProgram = `#include <stdio.h>
