@@ -20,7 +20,8 @@ import (
 // [module]". When sym is a FrameSymbolizer, an address inside inlined
 // code prints one "name (inlined) [module]" line per inlined function
 // before the line of the function it was inlined into, and frames that
-// carry a source line end in " file:line". The caller prints the blank
+// carry a source line end in " file:line"; user frames after the leaf are
+// return addresses, looked up at the call (see callerFrames). The caller prints the blank
 // line bcc prints after an event's stacks. sym may be nil. It returns the
 // first error of w.
 func FormatStack(w io.Writer, addrs []uint64, user bool, pid uint32, showAddr bool, sym Symbolizer) error {
@@ -29,7 +30,7 @@ func FormatStack(w io.Writer, addrs []uint64, user bool, pid uint32, showAddr bo
 	b, frames := buf.b[:0], buf.frames[:0]
 	defer func() { buf.b, buf.frames = b[:0], frames[:0] }()
 	fsym, _ := sym.(FrameSymbolizer)
-	for _, a := range addrs {
+	for i, a := range addrs {
 		if fsym == nil {
 			b = appendAddr(b, a, showAddr)
 			if user {
@@ -41,7 +42,7 @@ func FormatStack(w io.Writer, addrs []uint64, user bool, pid uint32, showAddr bo
 			continue
 		}
 		if user {
-			frames = fsym.UserFrames(pid, a, frames[:0])
+			frames = callerFrames(fsym, pid, a, i > 0, frames[:0])
 		} else {
 			f, _ := fsym.KernelFrame(a)
 			frames = append(frames[:0], f)
@@ -54,6 +55,24 @@ func FormatStack(w io.Writer, addrs []uint64, user bool, pid uint32, showAddr bo
 	}
 	_, err := w.Write(b)
 	return err
+}
+
+// callerFrames returns the frames of user address a. A caller frame
+// (every frame but the leaf) holds a return address, which may already lie
+// past the inlined code that made the call, or past the end of a function
+// that ends in a call: its function, inlined frames and line are those of
+// a-1, the call instruction, as perf and addr2line users do; its offset is
+// still a's.
+func callerFrames(fsym FrameSymbolizer, pid uint32, a uint64, caller bool, dst []Frame) []Frame {
+	if !caller || a == 0 {
+		return fsym.UserFrames(pid, a, dst)
+	}
+	n := len(dst)
+	dst = fsym.UserFrames(pid, a-1, dst)
+	if last := &dst[len(dst)-1]; len(dst) > n && last.Name != "" && !last.Inlined {
+		last.Off++
+	}
+	return dst
 }
 
 // stackBuf is FormatStack's scratch space, reused across calls.
@@ -223,7 +242,7 @@ func FoldedStack(addrs []uint64, user bool, pid uint32, sym Symbolizer) string {
 		frames = frames[:0]
 		switch {
 		case fsym != nil && user:
-			frames = fsym.UserFrames(pid, addrs[i], frames)
+			frames = callerFrames(fsym, pid, addrs[i], i > 0, frames)
 		case fsym != nil:
 			f, _ := fsym.KernelFrame(addrs[i])
 			frames = append(frames, f)

@@ -539,3 +539,81 @@ func TestStackErrors(t *testing.T) {
 		t.Error("a zero StackErrors reports something")
 	}
 }
+
+// fakeProc writes a /proc/PID/maps under a temporary root that maps the
+// executable segment of bin at base, and returns a symbolizer reading it.
+func fakeProc(t testing.TB, bin string, pid int, base uint64, opt Options) *ProcSymbolizer {
+	t.Helper()
+	ef, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	var maps string
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 {
+			start, end := base+p.Vaddr&^0xfff, base+(p.Vaddr+p.Memsz+0xfff)&^0xfff
+			maps += fmt.Sprintf("%x-%x r-xp %08x 00:00 0 %s\n", start, end, p.Off&^0xfff, bin)
+		}
+	}
+	s := New(opt)
+	s.procRoot = t.TempDir()
+	dir := filepath.Join(s.procRoot, strconv.Itoa(pid))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "maps"), []byte(maps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestCallerFramesAtCall checks that the caller frames of a stack are
+// looked up at the call instruction (return address - 1), against
+// addr2line -i at that address, with the offset of the return address, in
+// FormatStack and FoldedStack.
+func TestCallerFramesAtCall(t *testing.T) {
+	bin := buildC(t, "gcc", ".c", sourcesProgram, "-O2", "-g", "-pie", "-fPIE")
+	syms := nmSyms(t, bin)
+	caller, sink := syms["btool_caller"], syms["btool_sink"]
+	var calls []uint64
+	for a := caller[0] + 1; a <= caller[0]+caller[1]; a++ {
+		calls = append(calls, a-1)
+	}
+	truth := addr2line(t, bin, calls)
+	const base = 0x555555554000
+	s := fakeProc(t, bin, 4242, base, Options{Lines: true})
+	checked := 0
+	for _, call := range calls {
+		want := truth[call]
+		if len(want) == 0 || want[0].name == "??" || want[0].line == 0 {
+			continue
+		}
+		ret := call + 1
+		var b strings.Builder
+		FormatStack(&b, []uint64{base + sink[0], base + ret}, true, 4242, false, s)
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		var wantLines []string
+		wantLines = append(wantLines, fmt.Sprintf("        btool_sink+0x0 [prog] %s", lines[0][strings.LastIndexByte(lines[0], ' ')+1:]))
+		var folded []string
+		for i, f := range want {
+			if i == len(want)-1 {
+				wantLines = append(wantLines, fmt.Sprintf("        %s+%#x [prog] %s:%d", f.name, ret-caller[0], f.file, f.line))
+			} else {
+				wantLines = append(wantLines, fmt.Sprintf("        %s (inlined) [prog] %s:%d", f.name, f.file, f.line))
+			}
+			folded = append([]string{f.name}, folded...)
+		}
+		if fmt.Sprint(lines) != fmt.Sprint(wantLines) {
+			t.Errorf("return address btool_caller+%#x:\nhave %q\nwant %q", ret-caller[0], lines, wantLines)
+		}
+		if have, want := FoldedStack([]uint64{base + sink[0], base + ret}, true, 4242, s), strings.Join(folded, ";")+";btool_sink"; have != want {
+			t.Errorf("FoldedStack at btool_caller+%#x = %q, want %q", ret-caller[0], have, want)
+		}
+		checked++
+	}
+	if checked < len(calls)/2 {
+		t.Errorf("checked %d of %d return addresses", checked, len(calls))
+	}
+}
