@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -67,3 +68,15 @@ func openCgroup(path string) (*os.File, error) {
 // DefaultProbeLimit is the most targets a probe attaches where each costs
 // its own link, unless --probe-limit says otherwise.
 const DefaultProbeLimit = bpf.DefaultProbeLimit
+
+// openSession returns a new session for a tool's probes (pid is -p, 0 for
+// none) and the function that closes it, logging under -v how long
+// detaching took.
+func openSession(pid, probeLimit int, env Env) (*bpf.Session, func()) {
+	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(pid), ProbeLimit: probeLimit, Log: env.verboseLog()})
+	return sess, func() {
+		start := time.Now()
+		sess.Close()
+		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
+	}
+}

@@ -78,12 +78,8 @@ func Funccount(ctx context.Context, o FunccountOptions, env Env) error {
 	if err != nil {
 		return err
 	}
-	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
-	defer func() {
-		start := time.Now()
-		sess.Close()
-		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
-	}()
+	sess, closeSession := openSession(o.PID, o.ProbeLimit, env)
+	defer closeSession()
 	var attached []*bpf.Attached
 	for _, p := range probes {
 		p.Name = fmt.Sprintf("%s (%s)", ShortSpec(o.Pattern), p.Kind)

@@ -150,12 +150,8 @@ func Funclatency(ctx context.Context, o FunclatencyOptions, env Env) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
-	defer func() {
-		start := time.Now()
-		sess.Close()
-		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
-	}()
+	sess, closeSession := openSession(o.PID, o.ProbeLimit, env)
+	defer closeSession()
 	var attached []*bpf.Attached
 	for _, bp := range lp.probes {
 		a, err := sess.Attach(ctx, bp)

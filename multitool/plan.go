@@ -102,22 +102,28 @@ func (h *ProbeHead) offsetSpan() (specparse.Pos, specparse.Pos) {
 
 func hasGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
 
+// headKind is what a trace or argdist probe of kind k names: a
+// tracepoint, a USDT probe, a user function when it has a library, else a
+// kernel function.
+func headKind(k specparse.ProbeKind, library string) HeadKind {
+	switch {
+	case k == specparse.TracepointProbe:
+		return HeadTracepoint
+	case k == specparse.USDTProbe:
+		return HeadUSDT
+	case library != "":
+		return HeadUser
+	}
+	return HeadKernel
+}
+
 // HeadOfProbe returns the head of a trace probe. Its errors are
 // UsageErrors in spec.
 func HeadOfProbe(p *specparse.Probe, spec string) (*ProbeHead, error) {
 	h := &ProbeHead{Spec: spec, Return: p.Kind == specparse.Return, Library: p.Library, LibraryPos: p.LibraryPos,
 		Provider: p.Provider, Func: p.Func, FuncPos: p.FuncPos, Offset: p.Offset, Literal: !hasGlob(p.Func),
 		Signature: p.Params, Glob: true, ReadsNothing: p.Filter == nil && len(p.Args) == 0}
-	switch {
-	case p.Kind == specparse.TracepointProbe:
-		h.Kind = HeadTracepoint
-	case p.Kind == specparse.USDTProbe:
-		h.Kind = HeadUSDT
-	case p.Library != "":
-		h.Kind = HeadUser
-	default:
-		h.Kind = HeadKernel
-	}
+	h.Kind = headKind(p.Kind, p.Library)
 	re, err := specparse.Glob(p.Func)
 	if err != nil {
 		pos, end := h.funcSpan()

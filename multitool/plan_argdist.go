@@ -21,16 +21,7 @@ func HeadOfArgdist(p *specparse.ArgdistProbe, spec string) (*ProbeHead, error) {
 	if len(p.Params) > 0 {
 		h.Signature = p.Params
 	}
-	switch {
-	case p.Kind == specparse.TracepointProbe:
-		h.Kind = HeadTracepoint
-	case p.Kind == specparse.USDTProbe:
-		h.Kind = HeadUSDT
-	case p.Library != "":
-		h.Kind = HeadUser
-	default:
-		h.Kind = HeadKernel
-	}
+	h.Kind = headKind(p.Kind, p.Library)
 	if hasGlob(p.Func) || (h.Kind == HeadTracepoint && hasGlob(p.Library)) {
 		pos, end := h.funcSpan()
 		if h.Kind == HeadTracepoint {

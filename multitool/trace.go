@@ -286,12 +286,8 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sess := bpf.NewSession(bpf.SessionOptions{PID: uint32(o.PID), ProbeLimit: o.ProbeLimit, Log: env.verboseLog()})
-	defer func() {
-		start := time.Now()
-		sess.Close()
-		env.logf("detached in %v", time.Since(start).Round(time.Microsecond))
-	}()
+	sess, closeSession := openSession(o.PID, o.ProbeLimit, env)
+	defer closeSession()
 	var attached []*bpf.Attached
 	for i, bp := range bprobes {
 		si := tps[i].spec
@@ -318,6 +314,11 @@ func Trace(ctx context.Context, o TraceOptions, env Env) error {
 // spec error pointing at the part of the spec whose code was rejected, or
 // at the whole probe; other errors pass through.
 func traceAttachErr(env Env, spec string, p *specparse.Probe, err error) error {
+	return specAttachErr(env, spec, p.Pos, p.End, err)
+}
+
+// specAttachErr is traceAttachErr for a probe spanning pos..end of spec.
+func specAttachErr(env Env, spec string, pos, end specparse.Pos, err error) error {
 	var ve *ebpf.VerifierError
 	var pe *bpf.ProbeError
 	if !errors.As(err, &ve) || !errors.As(err, &pe) {
@@ -331,7 +332,7 @@ func traceAttachErr(env Env, spec string, p *specparse.Probe, err error) error {
 		hint = ""
 	}
 	// A runtime failure, but it belongs to this spec.
-	pos, end, what := p.Pos, p.End, "this probe"
+	what := "this probe"
 	if pe.HasPart && pe.Part.HasSpan {
 		pos, end, what = pe.Part.Pos, pe.Part.End, "the code for "+pe.Part.Label
 	} else if pe.HasPart {

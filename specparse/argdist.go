@@ -1,6 +1,7 @@
 package specparse
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -16,7 +17,9 @@ import (
 //
 // USDT probes may name a provider: u:library:provider:probe(). Unlike bcc,
 // expressions are parsed, not split on ':' and ',', so they may contain
-// "?:" and calls with several arguments.
+// "?:" and calls with several arguments; and types may be left out where
+// the expression's type is known: "_" for one, or an empty types part
+// for all ("p::vfs_read()::count").
 type ArgdistProbe struct {
 	Pos, End   Pos
 	Kind       ProbeKind
@@ -26,12 +29,17 @@ type ArgdistProbe struct {
 	Provider   string // USDT provider; "" if not given
 	Func       string // function, tracepoint event, USDT probe or software event (as typed: a name or an alias)
 	FuncPos    Pos
-	Params     []*Param    // the signature; never nil (empty for "()")
-	Types      []*TypeName // nil when no types/expressions were given (the tool's default applies)
-	Exprs      []Expr      // same length as Types
-	Filter     Expr        // nil means no filter
-	Label      string      // text after '#', trimmed; "" if none
-	LabelPos   Pos         // position of '#' if a label was given
+	Params     []*Param // the signature; never nil (empty for "()")
+	// Types has one entry per expression; nil when no types and
+	// expressions were given (the tool's default applies). A nil entry
+	// means the expression's own type (BTF, DWARF or the tracepoint
+	// format): written "_", or every entry when the types part is empty
+	// ("p::vfs_read()::count").
+	Types    []*TypeName
+	Exprs    []Expr // same length as Types
+	Filter   Expr   // nil means no filter
+	Label    string // text after '#', trimmed; "" if none
+	LabelPos Pos    // position of '#' if a label was given
 }
 
 // ParseArgdist parses one argdist specifier (see ArgdistProbe). On failure
@@ -90,7 +98,8 @@ func (p *parser) parseArgdist() *ArgdistProbe {
 	if p.tok.is(":") {
 		colon := p.tok
 		p.next()
-		if !p.try(func() { pr.Types = p.parseTypeList() }) {
+		inferAll := p.tok.is(":")
+		if !inferAll && !p.try(func() { pr.Types = p.parseTypeList() }) {
 			return nil
 		}
 		if !p.tok.is(":") {
@@ -101,6 +110,9 @@ func (p *parser) parseArgdist() *ArgdistProbe {
 		}
 		p.next()
 		pr.Exprs = p.parseArgs([]string{":", "#"})
+		if inferAll {
+			pr.Types = make([]*TypeName, len(pr.Exprs))
+		}
 		if len(pr.Exprs) != len(pr.Types) && len(p.errs) == 0 {
 			p.errorf(colon.pos, p.lastEnd, "%d types but %d expressions: each expression needs a type", len(pr.Types), len(pr.Exprs))
 		}
@@ -189,12 +201,20 @@ func argdistFuncOK(r rune) bool {
 	return funcNameOK(r) && !strings.ContainsRune("+*?[]", r)
 }
 
-// parseTypeList parses "type[,type...]".
+// parseTypeList parses "type[,type...]", where a type may be "_" (the
+// expression's own type, a nil entry).
 func (p *parser) parseTypeList() []*TypeName {
-	types := []*TypeName{p.parseType()}
+	one := func() *TypeName {
+		if p.tok.kind == tIdent && p.tok.lit == "_" {
+			p.next()
+			return nil
+		}
+		return p.parseType()
+	}
+	types := []*TypeName{one()}
 	for p.tok.is(",") {
 		p.next()
-		types = append(types, p.parseType())
+		types = append(types, one())
 	}
 	return types
 }
@@ -219,11 +239,17 @@ func (pr *ArgdistProbe) String() string {
 	}
 	if pr.Types != nil || pr.Exprs != nil {
 		b.WriteByte(':')
-		for i, t := range pr.Types {
-			if i > 0 {
-				b.WriteByte(',')
+		if slices.ContainsFunc(pr.Types, func(t *TypeName) bool { return t != nil }) {
+			for i, t := range pr.Types {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				if t == nil {
+					b.WriteByte('_')
+				} else {
+					b.WriteString(t.String())
+				}
 			}
-			b.WriteString(t.String())
 		}
 		b.WriteByte(':')
 		for i, e := range pr.Exprs {

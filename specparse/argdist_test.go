@@ -30,6 +30,11 @@ var argdistTests = []struct {
 	// btool is more tolerant than bcc: ?: and calls with commas work.
 	{"p::f(int a):int:a > 0 ? 1 : 0:a != 3", `kind=p lib="" func="f" params=([int]a) types=[int] expr=(? (> a 0) 1 0) filter=(!= a 3)`, "p::f(int a):int:a > 0 ? 1 : 0:a != 3"},
 	{`p::f(char *s):int:STRCMP("a:b,c#", s):STRCMP("x", s)#l#2`, `kind=p lib="" func="f" params=([char *]s) types=[int] expr=(call STRCMP "a:b,c#" s) filter=(call STRCMP "x" s) label="l#2"`, `p::f(char *s):int:STRCMP("a:b,c#", s):STRCMP("x", s)#l#2`},
+	// Types may be left out: an empty types part infers every one, "_" one.
+	{"p::vfs_read()::count", `kind=p lib="" func="vfs_read" params=() types=[_] expr=count`, "p::vfs_read()::count"},
+	{"t:syscalls:sys_enter_openat()::args->filename,$PID:$COMM == \"cat\"", `kind=t lib="syscalls" func="sys_enter_openat" params=() types=[_],[_] expr=(-> args filename) expr=$PID filter=(== $COMM "cat")`, `t:syscalls:sys_enter_openat()::args->filename,$PID:$COMM == "cat"`},
+	{"p::f(int a):_,char*:a,b", `kind=p lib="" func="f" params=([int]a) types=[_],[char *] expr=a expr=b`, "p::f(int a):_,char *:a,b"},
+	{"p::f(int a):_,_:a,b", `kind=p lib="" func="f" params=([int]a) types=[_],[_] expr=a expr=b`, "p::f(int a)::a,b"},
 	{"p::f(int a):int:a#", `kind=p lib="" func="f" params=([int]a) types=[int] expr=a`, "p::f(int a):int:a"},
 	// Software events: the parentheses hold an optional sample period.
 	{"s:software:page-faults()", `kind=s lib="software" func="page-faults" params=()`, "s:software:page-faults()"},
@@ -103,7 +108,9 @@ func TestParseArgdistErrors(t *testing.T) {
 		{"p::f(int x", []string{"4-10: unmatched '(' in signature: missing ')'"}},
 		{"p::f(int x):u64", []string{"15-15: expected ':' and expressions after the types, found end of input"}},
 		{"p::f(int x):u64:", []string{"16-16: expected expression, found end of input"}},
-		{"p::f(int x)::x", []string{"12-13: expected type name, found ':'"}},
+		{"p::f(int x):,u64:x", []string{"12-13: expected type name, found ','"}},
+		{"p::f(int x)::", []string{"13-13: expected expression, found end of input"}},
+		{"p::f(int x):_:x,y", []string{"11-17: 1 types but 2 expressions: each expression needs a type"}},
 		{"p::f(int x):u64,u32:x", []string{"11-21: 2 types but 1 expressions: each expression needs a type"}},
 		{"p::f(int x):u64:x,y", []string{"11-19: 1 types but 2 expressions: each expression needs a type"}},
 		{"p::f(int x):u64:x:x>1:extra", []string{"21-22: expected '#label' or end of specifier after the filter, found ':'"}},

@@ -138,7 +138,11 @@ func dumpArgdist(pr *ArgdistProbe) string {
 	if pr.Types != nil {
 		var ts []string
 		for _, t := range pr.Types {
-			ts = append(ts, "["+t.String()+"]")
+			if t == nil {
+				ts = append(ts, "[_]")
+			} else {
+				ts = append(ts, "["+t.String()+"]")
+			}
 		}
 		parts = append(parts, "types="+strings.Join(ts, ","))
 	}

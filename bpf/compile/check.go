@@ -173,6 +173,8 @@ type checker struct {
 	errs  specparse.ErrorList
 	types map[specparse.Expr]TypeInfo
 	stash *Stash // CheckValues, CheckFilter: $latency and $entry(x) read it
+	// argdist: $PID and $COMM (ValueOptions.Argdist)
+	argdist bool
 }
 
 func (c *checker) errorf(pos, end specparse.Pos, format string, args ...any) {
@@ -494,6 +496,14 @@ var specials = []string{"$pid", "$tgid", "$uid", "$gid", "$cpu", "$task", "$comm
 
 func (c *checker) ident(n *specparse.Ident) operand {
 	name := n.Name
+	if c.argdist {
+		switch name {
+		case "$PID":
+			name = "$tgid"
+		case "$COMM":
+			name = "$comm"
+		}
+	}
 	switch name {
 	case "$pid", "$tgid", "$uid", "$gid", "$cpu":
 		return operand{kind: opValue, typ: btfUInt, space: c.defaultSpace(), node: &irSpecial{name: name, t: tUint}}

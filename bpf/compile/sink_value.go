@@ -37,6 +37,11 @@ type ValueOptions struct {
 	// where x is the source text of one of Stash.Fields: $latency / 1000,
 	// $entry(file)->f_pos. Without it both names are errors.
 	Stash *Stash
+	// Argdist gives expressions bcc argdist's names and typing: $PID is
+	// the process id (the tgid; trace's $pid is the thread id), $COMM the
+	// current comm, and a char pointer whose type is not declared (a nil
+	// Types entry) is a string, as if declared char *.
+	Argdist bool
 }
 
 // CheckValues types exprs against pc for use by a sink. Strings (char
@@ -51,7 +56,7 @@ func CheckValues(exprs []specparse.Expr, pc *ProbeContext, o ValueOptions) ([]*V
 	if o.Types != nil && len(o.Types) != len(exprs) {
 		return nil, fmt.Errorf("check values: %d types for %d expressions", len(o.Types), len(exprs))
 	}
-	c := &checker{pc: pc, types: map[specparse.Expr]TypeInfo{}, stash: o.Stash}
+	c := &checker{pc: pc, types: map[specparse.Expr]TypeInfo{}, stash: o.Stash, argdist: o.Argdist}
 	var out []*Value
 	for i, e := range exprs {
 		var tn *specparse.TypeName
@@ -80,6 +85,9 @@ func (c *checker) value(e specparse.Expr, tn *specparse.TypeName) *Value {
 	// is a pointer unless declared char * (argdist's "char*" type).
 	_, array := underlying(op.typ).(*ebtf.Array)
 	wantStr := op.kind == opString || (op.kind == opLvalue && array && stringy(op))
+	if c.argdist && tn == nil && isPointer(op.typ) && isCharType(pointee(op.typ)) {
+		wantStr = true
+	}
 	if tn != nil {
 		t, err := c.resolveType(tn)
 		if err != nil {
@@ -189,7 +197,7 @@ func CheckFilter(e specparse.Expr, pc *ProbeContext, o ValueOptions) (*CheckedTr
 	if pc == nil || e == nil {
 		return nil, fmt.Errorf("check filter: nil filter or context")
 	}
-	c := &checker{pc: pc, types: map[specparse.Expr]TypeInfo{}, stash: o.Stash}
+	c := &checker{pc: pc, types: map[specparse.Expr]TypeInfo{}, stash: o.Stash, argdist: o.Argdist}
 	node := c.condition(e)
 	if len(c.errs) > 0 {
 		c.errs.Sort()

@@ -400,3 +400,46 @@ func TestSinkGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckValuesArgdist checks argdist's names and typing: $PID is the
+// tgid (trace's $pid stays the thread id), $COMM the comm, and an
+// undeclared char pointer is a string.
+func TestCheckValuesArgdist(t *testing.T) {
+	pc := execArgs(true)
+	for _, tc := range []struct {
+		expr string
+		o    ValueOptions
+		want string // "kind" or an error
+	}{
+		{"$PID", ValueOptions{Argdist: true}, fmt.Sprintf("kind %d special $tgid", FieldUint)},
+		{"$pid", ValueOptions{Argdist: true}, fmt.Sprintf("kind %d special $pid", FieldUint)},
+		{"$COMM", ValueOptions{Argdist: true}, fmt.Sprintf("kind %d", FieldStr)},
+		{"file->f_path.dentry->d_name.name", ValueOptions{Argdist: true}, fmt.Sprintf("kind %d", FieldStr)},
+		{"file->f_path.dentry->d_name.name", ValueOptions{Argdist: true, Types: []*specparse.TypeName{{Name: "u64"}}}, fmt.Sprintf("kind %d", FieldUint)},
+		{"file->f_path.dentry->d_name.name", ValueOptions{}, fmt.Sprintf("kind %d", FieldAddr)},
+		{"msg", ValueOptions{Argdist: true}, fmt.Sprintf("kind %d", FieldStr)},
+		{"msg", ValueOptions{}, fmt.Sprintf("kind %d", FieldAddr)},
+		{"$PID", ValueOptions{}, "unknown name '$PID'"},
+		{"$COMM", ValueOptions{}, "unknown name '$COMM'"},
+	} {
+		t.Run(fmt.Sprintf("%s/%v", tc.expr, tc.o.Argdist), func(t *testing.T) {
+			vs, err := CheckValues(sinkExprs(t, tc.expr), pc, tc.o)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			} else {
+				got = fmt.Sprintf("kind %d", vs[0].Kind)
+				if sp, ok := vs[0].node.(*irSpecial); ok {
+					got += " special " + sp.name
+				}
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	f := sinkExprs(t, `$COMM == "cat" && $PID != 1`)[0]
+	if _, err := CheckFilter(f, pc, ValueOptions{Argdist: true}); err != nil {
+		t.Fatalf("filter with $COMM and $PID: %v", err)
+	}
+}

@@ -1,7 +1,8 @@
 // Command btool is a BPF tracing multitool in one static binary that needs
-// no compiler, headers or Python: bcc's trace and funccount, plus list (probe
-// discovery) and features (what the kernel supports). This package only maps
-// command-line flags onto package multitool; see docs/ for the tools.
+// no compiler, headers or Python: bcc's trace, funccount, funclatency and
+// argdist, plus list (probe discovery) and features (what the kernel
+// supports). This package only maps command-line flags onto package
+// multitool; see docs/ for the tools.
 package main
 
 import (
@@ -41,6 +42,7 @@ var (
 	runTrace     = multitool.Trace
 	runFunccount = multitool.Funccount
 	runFunclat   = multitool.Funclatency
+	runArgdist   = multitool.Argdist
 	runList      = multitool.List
 	runFeatures  = multitool.PrintFeatures
 )
@@ -294,7 +296,7 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "btool",
-		Usage: "BPF tracing multitool: bcc-style trace, funccount and funclatency, probe discovery (list), no clang or headers",
+		Usage: "BPF tracing multitool: bcc-style trace, funccount, funclatency and argdist, probe discovery (list), no clang or headers",
 		Description: "Run 'btool COMMAND -h' for a command's options. Probe specs follow bcc's grammar;\n" +
 			"see docs/ in the source tree for examples.",
 		Writer:          stdout,
@@ -306,6 +308,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			traceCommand(stdout, stderr),
 			funccountCommand(stdout, stderr),
 			funclatencyCommand(stdout, stderr),
+			argdistCommand(stdout, stderr),
 			listCommand(stdout, stderr),
 			featuresCommand(stdout, stderr),
 		},
@@ -313,7 +316,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
-			return usage("unknown command %q (commands: trace, funccount, funclatency, list, features)", c.Args().First())
+			return usage("unknown command %q (commands: trace, funccount, funclatency, argdist, list, features)", c.Args().First())
 		}
 		return cli.ShowAppHelp(c)
 	}
@@ -476,6 +479,121 @@ func funclatencyCommand(stdout, stderr io.Writer) *cli.Command {
 			return runFunclat(c.Context, o, env)
 		},
 	}
+}
+
+func argdistCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "argdist",
+		Usage:     "count or histogram the values of expressions at functions, tracepoints or USDT probes, in the kernel",
+		ArgsUsage: "(-C|-H|-L|-S SPEC)...",
+		Description: "SPEC is bcc's argdist specifier:\n" +
+			"  {p,r,t,u}:{[library],category}:function(signature)[:type[,type...]:expr[,expr...][:filter]][#label]\n" +
+			"Types may be left out (an empty part, or _ for one) where BTF, DWARF or the tracepoint knows them.\n" +
+			"-C counts events per value of the expressions; -H, -L and -S aggregate the first expression,\n" +
+			"per value of the others: a log2 histogram, a linear one (-L MIN,MAX,STEP:SPEC), or\n" +
+			"count, sum, average, minimum and maximum. Special variables: $retval, $latency, $entry(param),\n" +
+			"$PID (process id), $COMM. Examples:\n" +
+			"  btool argdist -H 't:syscalls:sys_enter_read():u64:args->count'\n" +
+			"  btool argdist -C 't:raw_syscalls:sys_enter():u32,char*:$PID,$COMM' -T 5\n" +
+			"  btool argdist -S 't:syscalls:sys_exit_read():s64,char*:args->ret,$COMM:args->ret > 0#bytes read'\n" +
+			"  btool argdist -H 'r::vfs_read():u64:$latency/1000#read latency (us)'",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.GenericFlag{Name: "C", Value: &specList{}, Usage: "count events per key: `SPEC`'s expressions (repeatable)"},
+			&cli.GenericFlag{Name: "H", Value: &specList{}, Usage: "log2 histogram of `SPEC`'s first expression, one per key of the others (repeatable)"},
+			&cli.GenericFlag{Name: "L", Value: &specList{}, Usage: "linear histogram, per key as -H: `MIN,MAX,STEP:SPEC`, buckets STEP wide from MIN to MAX (repeatable)"},
+			&cli.GenericFlag{Name: "S", Value: &specList{}, Usage: "count, sum, average, min and max of `SPEC`'s first expression per key of the others (repeatable)"},
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID`"},
+			&cli.StringFlag{Name: "string-size", Aliases: []string{"z"}, Value: "80", Usage: "capture `N` bytes of string keys"},
+			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Value: "1", Usage: "print every `SECONDS`"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+			&cli.StringFlag{Name: "number", Aliases: []string{"n"}, Usage: "stop after `COUNT` intervals"},
+			&cli.BoolFlag{Name: "cumulative", Aliases: []string{"c"}, Usage: "print totals since the start, not per interval"},
+			&cli.StringFlag{Name: "top", Aliases: []string{"T"}, Usage: "print only the top `N` rows of -C and -S tables, and the histograms of the N keys with most events"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"D"}, Usage: "print the generated BPF instructions and exit (-v prints them too, then runs)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per interval"},
+			probeLimitFlag(),
+		}, commonFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 0 {
+				return usage("unexpected argument %q: give each specifier with -C, -H, -L or -S", c.Args().First())
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.ArgdistOptions{
+				Counts:     specs(c, "C"),
+				Hists:      specs(c, "H"),
+				Linears:    specs(c, "L"),
+				Stats:      specs(c, "S"),
+				PID:        c.Int("pid"),
+				Cumulative: c.Bool("cumulative"),
+				DryRun:     c.Bool("dry-run"),
+				JSON:       c.Bool("json"),
+			}
+			if len(o.Counts)+len(o.Hists)+len(o.Linears)+len(o.Stats) == 0 {
+				return usage("at least one specifier is required: -C, -H, -L or -S SPEC")
+			}
+			if o.ProbeLimit, err = probeLimit(c); err != nil {
+				return err
+			}
+			if o.StringSize, err = count(c, "z", "string-size", 1, 4096); err != nil {
+				return err
+			}
+			if o.Count, err = count(c, "n", "number", 1, math.MaxInt32); err != nil {
+				return err
+			}
+			if o.Top, err = count(c, "T", "top", 1, math.MaxInt32); err != nil {
+				return err
+			}
+			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+				return err
+			}
+			if o.Interval < minInterval {
+				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
+			}
+			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			return runArgdist(c.Context, o, env)
+		},
+	}
+}
+
+// specList is a repeatable flag whose values are kept whole: argdist
+// specs contain commas, which urfave's slice flags would split on. Give
+// it one name only: urfave copies a value set through an alias to the
+// flag's other names by calling Set again.
+type specList struct{ specs []string }
+
+func (l *specList) Set(s string) error { l.specs = append(l.specs, s); return nil }
+func (l *specList) String() string     { return strings.Join(l.specs, " ") }
+
+// specs returns the values of a specList flag, in command-line order.
+func specs(c *cli.Context, name string) []string {
+	if l, ok := c.Generic(name).(*specList); ok {
+		return l.specs
+	}
+	return nil
+}
+
+// count parses flag -short (--long) as a whole number in lo..hi; an unset
+// flag is 0.
+func count(c *cli.Context, short, long string, lo, hi int) (int, error) {
+	s := c.String(long)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < lo || n > hi {
+		return 0, usage("-%s: expected a whole number from %d to %d, got %q", short, lo, hi, s)
+	}
+	return n, nil
 }
 
 func listCommand(stdout, stderr io.Writer) *cli.Command {

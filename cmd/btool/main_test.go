@@ -47,7 +47,7 @@ func TestUsageErrors(t *testing.T) {
 			"    ^",
 		}},
 		{[]string{"funccount", "a:b:c:d"}, []string{`btool: funccount: too many ':'-separated components in pattern "a:b:c:d"`}},
-		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, list, features)`}},
+		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, argdist, list, features)`}},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"btool"}, tc.args...), &out, &errb)

@@ -17,8 +17,9 @@ import (
 // they were given, so the CLI's validation runs without root or probes.
 func fakeTools(t testing.TB) (trace *multitool.TraceOptions, fc *multitool.FunccountOptions) {
 	trace, fc = new(multitool.TraceOptions), new(multitool.FunccountOptions)
-	rt, rf, rl, rfe := runTrace, runFunccount, runList, runFeatures
-	t.Cleanup(func() { runTrace, runFunccount, runList, runFeatures = rt, rf, rl, rfe })
+	rt, rf, rl, rfe, ra := runTrace, runFunccount, runList, runFeatures, runArgdist
+	t.Cleanup(func() { runTrace, runFunccount, runList, runFeatures, runArgdist = rt, rf, rl, rfe, ra })
+	runArgdist = func(_ context.Context, o multitool.ArgdistOptions, _ multitool.Env) error { argdistGot = o; return nil }
 	runTrace = func(_ context.Context, o multitool.TraceOptions, _ multitool.Env) error { *trace = o; return nil }
 	runFunccount = func(_ context.Context, o multitool.FunccountOptions, _ multitool.Env) error { *fc = o; return nil }
 	runList = func(multitool.ListOptions, multitool.Env) error { return nil }
@@ -28,6 +29,9 @@ func fakeTools(t testing.TB) (trace *multitool.TraceOptions, fc *multitool.Funcc
 	runFunclat = func(context.Context, multitool.FunclatencyOptions, multitool.Env) error { return nil }
 	return trace, fc
 }
+
+// argdistGot is what the fake argdist (see fakeTools) was given last.
+var argdistGot multitool.ArgdistOptions
 
 // noSuchPID returns a PID no process has.
 func noSuchPID(t testing.TB) int {
@@ -80,6 +84,19 @@ func TestValidation(t *testing.T) {
 		{[]string{"trace", "x", "-p"}, "flag -p needs a value"},
 		{[]string{"trace", "-p", "--", "x"}, "flag -p needs a value"},
 		{[]string{"trace", "-p", "99999999999999999999", "x"}, "99999999999999999999"},
+		{[]string{"argdist"}, "at least one specifier is required"},
+		{[]string{"argdist", "-p", gone, "-C", "p:c:malloc()"}, "no such process: " + gone},
+		{[]string{"argdist", "-z", "0", "-C", "p:c:malloc()"}, "-z: expected a whole number from 1 to 4096, got \"0\""},
+		{[]string{"argdist", "-z", "4097", "-C", "p:c:malloc()"}, "4097"},
+		{[]string{"argdist", "-n", "0", "-C", "p:c:malloc()"}, "-n: expected a whole number"},
+		{[]string{"argdist", "-n", "x", "-C", "p:c:malloc()"}, "-n: expected a whole number"},
+		{[]string{"argdist", "-T", "-1", "-C", "p:c:malloc()"}, "-T: expected a whole number"},
+		{[]string{"argdist", "-i", "0", "-C", "p:c:malloc()"}, "-i: must be positive"},
+		{[]string{"argdist", "-i", "1ms", "-C", "p:c:malloc()"}, "-i: 1ms is too short"},
+		{[]string{"argdist", "-d", "-1", "-C", "p:c:malloc()"}, "-d: must be positive"},
+		{[]string{"argdist", "-C", "p:c:malloc()", "extra"}, `unexpected argument "extra"`},
+		{[]string{"argdist", "-C"}, "flag -C needs a value"},
+		{[]string{"argdist", "--probe-limit", "x", "-C", "p:c:malloc()"}, "--probe-limit"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"btool"}, tc.args...), &out, &errb)
@@ -110,6 +127,26 @@ func TestValidValues(t *testing.T) {
 	}
 	if fc.CPU != 0 || fc.Interval.Milliseconds() != 10 || fc.Duration.Milliseconds() != 500 {
 		t.Errorf("funccount options %+v", *fc)
+	}
+}
+
+// TestArgdistValues: argdist's defaults (-i 1, -z 80), and specs kept
+// whole, commas included, in command-line order per flag.
+func TestArgdistValues(t *testing.T) {
+	fakeTools(t)
+	var out, errb bytes.Buffer
+	args := []string{"btool", "argdist", "-C", "p::f(int a, int b):int,int:a,b", "-H", "t:a:b()::args->x,$PID", "-C", "t:a:b()",
+		"-L", "0,100,10:t:a:b()::args->x", "-S", "t:a:b()::args->x,$COMM", "-c", "-n", "3", "-T", "5", "-z", "16", "-d", "2"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	o := argdistGot
+	if strings.Join(o.Counts, "|") != "p::f(int a, int b):int,int:a,b|t:a:b()" || len(o.Hists) != 1 || o.Hists[0] != "t:a:b()::args->x,$PID" ||
+		len(o.Linears) != 1 || len(o.Stats) != 1 || o.Stats[0] != "t:a:b()::args->x,$COMM" {
+		t.Errorf("specs %q %q %q %q", o.Counts, o.Hists, o.Linears, o.Stats)
+	}
+	if !o.Cumulative || o.Count != 3 || o.Top != 5 || o.StringSize != 16 || o.Interval != time.Second || o.Duration != 2*time.Second {
+		t.Errorf("options %+v", o)
 	}
 }
 
@@ -146,6 +183,8 @@ func FuzzCLI(f *testing.F) {
 		"features\x00--no-feature\x00x",
 		"trace\x00-Mp\x00--\x00x",
 		"funccount\x00--probe-limit\x00-1\x00x",
+		"argdist\x00-C\x00p:c:malloc(size_t n):u64,u8:n,n\x00-n\x002",
+		"argdist\x00-z\x000\x00-T\x00-1\x00-H\x00t:a:b()",
 		"-h",
 	} {
 		f.Add(s)

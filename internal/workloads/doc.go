@@ -10,6 +10,9 @@
 //     (K context switches), for perf software event tests.
 //   - readfiles -n N -path P: opens, reads to EOF and closes P N times
 //     (do_sys_openat2, vfs_open, vfs_read, ...). P defaults to /proc/self/stat.
+//   - readsizes -reads 77x12345,5x0 -opens PATH:3: reads a zero-filled memfd with
+//     buffers of known sizes (one read syscall each, returning its size)
+//     and opens files known numbers of times, for argdist.
 //   - spin -n N: calls the non-inlined Go function main.spinTarget N times,
 //     for uprobe tests.
 //   - gosleep -n N -g G -d D: G goroutines each call main.sleepTarget N
