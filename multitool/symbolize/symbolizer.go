@@ -111,7 +111,11 @@ func (o *Options) defaults() {
 // resolve, and stay open while the process is cached.
 //
 // It needs no particular kernel. Not supported: the vDSO (its addresses
-// print as "[unknown] [vdso]") and DWARF in separate debug files.
+// print as "[unknown] [vdso]"); symbols and DWARF in separate debug files
+// (.gnu_debuglink, /usr/lib/debug/.build-id); inlined frames of Go code
+// (debug/gosym has no inline tree: Go frames are the pclntab function);
+// perf maps a process in another PID namespace wrote under its own pid
+// when that /tmp is not reachable through /proc/PID/root.
 // A ProcSymbolizer is safe for concurrent use.
 type ProcSymbolizer struct {
 	procRoot string // "/proc"; tests point it elsewhere
