@@ -114,8 +114,8 @@ func (o *Options) defaults() {
 // print as "[unknown] [vdso]"); symbols and DWARF in separate debug files
 // (.gnu_debuglink, /usr/lib/debug/.build-id); inlined frames of Go code
 // (debug/gosym has no inline tree: Go frames are the pclntab function);
-// perf maps a process in another PID namespace wrote under its own pid
-// when that /tmp is not reachable through /proc/PID/root.
+// perf maps that a process in another PID namespace named after its pid
+// in that namespace (they are looked up by the host pid).
 // A ProcSymbolizer is safe for concurrent use.
 type ProcSymbolizer struct {
 	procRoot string // "/proc"; tests point it elsewhere
