@@ -10,6 +10,7 @@ import (
 	"github.com/btool/btool/bpf"
 	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/bpf/feature"
+	"github.com/btool/btool/multitool/symbolize"
 	"github.com/btool/btool/specparse"
 )
 
@@ -178,7 +179,7 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 	if err != nil {
 		return err
 	}
-	sym := NewSymbolizer()
+	sym := symbolize.New(symbolize.Options{})
 	defer sym.Close()
 	if r.pid > 0 {
 		// Known from the start: its map is captured before it can exit.

@@ -19,6 +19,7 @@ import (
 	"github.com/btool/btool/bpf"
 	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/internal/flamegraph"
+	"github.com/btool/btool/multitool/symbolize"
 )
 
 // This file is the stack half shared by stackcount, profile and
@@ -183,7 +184,7 @@ func (r *stackReader) decode(row AggRow) StackSample {
 // adds n to the loss of its reason, and ok is false.
 func (r *stackReader) frames(id int32, which string, n uint64, used map[int32]bool) ([]uint64, bool) {
 	if id < 0 {
-		reason, empty := StackError(id)
+		reason, empty := symbolize.StackError(id)
 		if empty {
 			return nil, true
 		}
@@ -255,7 +256,7 @@ func (t *stackText) key() string {
 // render symbolizes and merges samples, sorted ascending by value (then
 // by text, so output is stable). Folded text has bare names; the listing
 // names with -s offsets and -v addresses.
-func render(samples []StackSample, p stackPrint, sym Symbolizer) []stackText {
+func render(samples []StackSample, p stackPrint, sym symbolize.Symbolizer) []stackText {
 	at := map[string]int{}
 	var out []stackText
 	for _, s := range samples {
@@ -266,12 +267,12 @@ func render(samples []StackSample, p stackPrint, sym Symbolizer) []stackText {
 		if p.PerProcess {
 			t.comm, t.pid = s.Comm, s.PID
 		}
-		for _, a := range s.Kernel {
-			t.kernel = append(t.kernel, frameName(a, false, s.PID, p, sym))
+		kernel := s.Kernel
+		if sym != nil && len(kernel) > 0 {
+			kernel = trimTracerFrames(kernel, sym)
 		}
-		for _, a := range s.User {
-			t.user = append(t.user, frameName(a, true, s.PID, p, sym))
-		}
+		t.kernel = appendFrameNames(t.kernel, kernel, false, s.PID, p, sym)
+		t.user = appendFrameNames(t.user, s.User, true, s.PID, p, sym)
 		k := t.key()
 		if i, ok := at[k]; ok {
 			out[i].value += t.value
@@ -289,31 +290,68 @@ func render(samples []StackSample, p stackPrint, sym Symbolizer) []stackText {
 	return out
 }
 
-// frameName is one frame as printed.
-func frameName(addr uint64, user bool, pid uint32, p stackPrint, sym Symbolizer) string {
-	var name string
-	var off uint64
-	var ok bool
-	if sym != nil {
-		if user {
-			name, off, _, ok = sym.User(pid, addr)
-		} else {
-			name, off, ok = sym.Kernel(addr)
+// appendFrameNames appends the frames of addrs (leaf first) as printed:
+// with a symbolize.FrameSymbolizer, inlined functions are frames of their
+// own before the function they were inlined into, and user frames after
+// the leaf (return addresses) are looked up at the call instruction.
+// Unknown frames are "[unknown]". The listing adds -s offsets, -v
+// addresses and " (inlined)"; folded and JSON names are bare.
+func appendFrameNames(dst []string, addrs []uint64, user bool, pid uint32, p stackPrint, sym symbolize.Symbolizer) []string {
+	fsym, _ := sym.(symbolize.FrameSymbolizer)
+	var frames []symbolize.Frame
+	for i, a := range addrs {
+		frames = frames[:0]
+		switch {
+		case fsym != nil && user:
+			frames = userFrames(fsym, pid, a, i > 0, frames)
+		case fsym != nil:
+			f, _ := fsym.KernelFrame(a)
+			frames = append(frames, f)
+		case sym != nil && user:
+			name, off, _, _ := sym.User(pid, a)
+			frames = append(frames, symbolize.Frame{Name: name, Off: off})
+		case sym != nil:
+			name, off, _ := sym.Kernel(a)
+			frames = append(frames, symbolize.Frame{Name: name, Off: off})
+		default:
+			frames = append(frames, symbolize.Frame{})
+		}
+		for _, f := range frames {
+			name := f.Name
+			if name == "" {
+				name = "[unknown]"
+			}
+			if !p.Folded && !p.JSON {
+				switch {
+				case f.Inlined:
+					name += " (inlined)"
+				case f.Name != "" && p.Offsets:
+					name += "+0x" + strconv.FormatUint(f.Off, 16)
+				}
+				if p.Addrs {
+					name = fmt.Sprintf("%-16x %s", a, name)
+				}
+			}
+			dst = append(dst, name)
 		}
 	}
-	if !ok {
-		name = "[unknown]"
+	return dst
+}
+
+// userFrames returns the frames of user address a; a caller frame's
+// (every frame but the leaf) is a return address, looked up at a-1, the
+// call, as symbolize.FormatStack does: a function ending in a call would
+// otherwise be named after the next one.
+func userFrames(fsym symbolize.FrameSymbolizer, pid uint32, a uint64, caller bool, dst []symbolize.Frame) []symbolize.Frame {
+	if !caller || a == 0 {
+		return fsym.UserFrames(pid, a, dst)
 	}
-	if p.Folded || p.JSON {
-		return name
+	n := len(dst)
+	dst = fsym.UserFrames(pid, a-1, dst)
+	if last := &dst[len(dst)-1]; len(dst) > n && last.Name != "" && !last.Inlined {
+		last.Off++
 	}
-	if ok && p.Offsets {
-		name += "+0x" + strconv.FormatUint(off, 16)
-	}
-	if p.Addrs {
-		name = fmt.Sprintf("%-16x %s", addr, name)
-	}
-	return name
+	return dst
 }
 
 // writeListing writes bcc stackcount's listing of texts: per stack the
@@ -489,7 +527,7 @@ type snapshotter interface {
 	Snapshot(pid uint32) error
 }
 
-func startPIDWatcher(m *ebpf.Map, l compile.AggLayout, sym Symbolizer) *pidWatcher {
+func startPIDWatcher(m *ebpf.Map, l compile.AggLayout, sym symbolize.Symbolizer) *pidWatcher {
 	w := &pidWatcher{stop: make(chan struct{}), done: make(chan struct{})}
 	snap, ok := sym.(snapshotter)
 	off := -1

@@ -19,6 +19,7 @@ import (
 	"github.com/btool/btool/bpf"
 	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/bpf/feature"
+	"github.com/btool/btool/multitool/symbolize"
 	"github.com/btool/btool/specparse"
 )
 
@@ -369,7 +370,8 @@ func traceLoop(ctx context.Context, o TraceOptions, env Env, sess *bpf.Session, 
 		}
 	}
 	clk := NewClock()
-	sym := NewSymbolizer()
+	sym := symbolize.New(symbolize.Options{Lines: env.Verbose}) // -v: file:line of frames
+	defer sym.Close()
 	if o.PID != 0 {
 		// Capture the target's mappings now: it may exit before its
 		// first event is read.
@@ -633,12 +635,12 @@ func isReaderDone(err error) bool {
 		errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, perf.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-func writeStack(w io.Writer, addrs []uint64, id int32, user bool, pid uint32, showAddr bool, sym Symbolizer) {
+func writeStack(w io.Writer, addrs []uint64, id int32, user bool, pid uint32, showAddr bool, sym symbolize.Symbolizer) {
 	if id < 0 {
-		FormatStackError(w, id)
+		symbolize.FormatStackError(w, id)
 		return
 	}
-	FormatStack(w, addrs, user, pid, showAddr, sym)
+	symbolize.FormatStack(w, addrs, user, pid, showAddr, sym)
 }
 
 // tracerFrames are the kernel's BPF and tracing glue between the probed
@@ -649,7 +651,7 @@ var tracerFrames = []string{"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "trace
 
 // trimTracerFrames drops leading frames that belong to the tracing
 // machinery itself.
-func trimTracerFrames(addrs []uint64, sym Symbolizer) []uint64 {
+func trimTracerFrames(addrs []uint64, sym symbolize.Symbolizer) []uint64 {
 	for len(addrs) > 1 {
 		name, _, ok := sym.Kernel(addrs[0])
 		if !ok || !hasAnyPrefix(name, tracerFrames) {

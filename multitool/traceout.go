@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/multitool/symbolize"
 	"github.com/btool/btool/specparse"
 )
 
@@ -211,7 +212,7 @@ func (d *TraceDecoder) comm(b []byte) string {
 // string and vals the event's values, consumed in order by the verbs that
 // take an argument. pid (the event's tgid) is used to symbolize %U; sym may
 // be nil (%K and %U then print addresses). See AppendMessage.
-func FormatMessage(verbs []specparse.Verb, vals []TraceValue, sym Symbolizer, pid uint32) string {
+func FormatMessage(verbs []specparse.Verb, vals []TraceValue, sym symbolize.Symbolizer, pid uint32) string {
 	return string(AppendMessage(nil, verbs, vals, sym, pid))
 }
 
@@ -235,7 +236,7 @@ func FormatMessage(verbs []specparse.Verb, vals []TraceValue, sym Symbolizer, pi
 //
 // Widths of non-integer verbs pad by characters. A verb without a value
 // (the checker prevents this) prints its own text.
-func AppendMessage(dst []byte, verbs []specparse.Verb, vals []TraceValue, sym Symbolizer, pid uint32) []byte {
+func AppendMessage(dst []byte, verbs []specparse.Verb, vals []TraceValue, sym symbolize.Symbolizer, pid uint32) []byte {
 	next := 0
 	for i := range verbs {
 		v := &verbs[i]
@@ -255,7 +256,7 @@ func AppendMessage(dst []byte, verbs []specparse.Verb, vals []TraceValue, sym Sy
 }
 
 // trAppendValue renders one value for verb v.
-func trAppendValue(dst []byte, v *specparse.Verb, val *TraceValue, sym Symbolizer, pid uint32) []byte {
+func trAppendValue(dst []byte, v *specparse.Verb, val *TraceValue, sym symbolize.Symbolizer, pid uint32) []byte {
 	base := v.Base()
 	if val.Kind == compile.FieldStr && base != "s" {
 		base = "s" // a mismatch the checker prevents; print the string
@@ -300,9 +301,9 @@ func trAppendValue(dst []byte, v *specparse.Verb, val *TraceValue, sym Symbolize
 	case "p":
 		dst = trHex(dst, val.Uint)
 	case "K":
-		dst = symAppendKernel(dst, val.Uint, sym, false)
+		dst = symbolize.AppendKernel(dst, val.Uint, sym)
 	case "U":
-		dst = symAppendUser(dst, val.Uint, pid, sym)
+		dst = symbolize.AppendUser(dst, val.Uint, pid, sym)
 	default:
 		dst = append(dst, v.Text...)
 	}
@@ -572,7 +573,8 @@ func LostMessage(n uint64) string {
 //	           name gets "#2", "#3", ...; an empty one is "argN"): integers
 //	           as numbers, %s and %c as strings, %K/%U/%p as
 //	           {"addr":"0x..","sym":"name+0xoff","module":"/path"} (sym
-//	           only when known, module only for %U)
+//	           only when known, module for %U and for kernel module
+//	           functions, e.g. "ext4")
 //	           (a string that could not be read, or a NULL one, is null)
 //	truncated  names of the string arguments that did not fit, only if any
 //	faults     names of the string arguments that could not be read, only
@@ -582,11 +584,11 @@ func LostMessage(n uint64) string {
 //	           "module":...}], only when collected (stack id >= 0) from
 //	           ev.KAddrs and ev.UAddrs; an empty stack (-EFAULT) is [];
 //	           kstack_error, ustack_error: why collecting failed otherwise
-//	           (see StackError), as a string
+//	           (see symbolize.StackError), as a string
 //
 // Invalid UTF-8 is replaced by U+FFFD. sym may be nil. It fails only when
 // ev is nil.
-func TraceJSON(ev *TraceEvent, funcName string, msg string, clk Clock, sym Symbolizer) ([]byte, error) {
+func TraceJSON(ev *TraceEvent, funcName string, msg string, clk Clock, sym symbolize.Symbolizer) ([]byte, error) {
 	if ev == nil {
 		return nil, errors.New("trace JSON: nil event")
 	}
@@ -678,7 +680,7 @@ func trContains(list []string, s string) bool {
 	return false
 }
 
-func trJSONValue(b []byte, v *TraceValue, sym Symbolizer, pid uint32) []byte {
+func trJSONValue(b []byte, v *TraceValue, sym symbolize.Symbolizer, pid uint32) []byte {
 	base := v.Verb.Base()
 	switch {
 	case v.Kind == compile.FieldStr && (v.Fault || v.Null):
@@ -705,19 +707,25 @@ func trJSONValue(b []byte, v *TraceValue, sym Symbolizer, pid uint32) []byte {
 
 // trJSONFrame appends {"addr":..,"sym":..,"module":..} for a kernel or
 // user address.
-func trJSONFrame(b []byte, addr uint64, user bool, pid uint32, sym Symbolizer) []byte {
+func trJSONFrame(b []byte, addr uint64, user bool, pid uint32, sym symbolize.Symbolizer) []byte {
 	b = append(b, `{"addr":"`...)
 	b = trHex(b, addr)
 	b = append(b, '"')
 	var name, module string
 	var off uint64
 	var ok bool
-	if sym != nil {
-		if user {
-			name, off, module, ok = sym.User(pid, addr)
-		} else {
-			name, off, ok = sym.Kernel(addr)
-		}
+	fsym, _ := sym.(symbolize.FrameSymbolizer)
+	switch {
+	case sym != nil && user:
+		name, off, module, ok = sym.User(pid, addr)
+	case fsym != nil:
+		// Kernel module functions name their module ("ext4"); the core
+		// kernel's have none.
+		var f symbolize.Frame
+		f, ok = fsym.KernelFrame(addr)
+		name, off, module = f.Name, f.Off, f.Module
+	case sym != nil:
+		name, off, ok = sym.Kernel(addr)
 	}
 	if ok {
 		b = append(b, `,"sym":"`...)
@@ -733,8 +741,8 @@ func trJSONFrame(b []byte, addr uint64, user bool, pid uint32, sym Symbolizer) [
 	return append(b, '}')
 }
 
-func trJSONStack(b []byte, key string, id int32, addrs []uint64, user bool, pid uint32, sym Symbolizer) []byte {
-	switch reason, empty := StackError(id); {
+func trJSONStack(b []byte, key string, id int32, addrs []uint64, user bool, pid uint32, sym symbolize.Symbolizer) []byte {
+	switch reason, empty := symbolize.StackError(id); {
 	case id == -1:
 		return b
 	case empty:

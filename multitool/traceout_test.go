@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/multitool/symbolize"
 	"github.com/btool/btool/specparse"
 )
 
@@ -650,4 +651,36 @@ func TestTraceStringStatusGolden(t *testing.T) {
 		t.Errorf("Faults = %d, want 3", d.Faults)
 	}
 	trGolden(t, "strstatus.golden", out.String())
+}
+
+// fakeFrameSym adds kernel modules to fakeSym: fakeOpenat is in "ext4".
+type fakeFrameSym struct{ fakeSym }
+
+func (f fakeFrameSym) KernelFrame(addr uint64) (symbolize.Frame, bool) {
+	name, off, ok := f.Kernel(addr)
+	fr := symbolize.Frame{Name: name, Off: off}
+	if ok && name == "do_sys_openat2" {
+		fr.Module = "ext4"
+	}
+	return fr, ok
+}
+
+func (f fakeFrameSym) UserFrames(pid uint32, addr uint64, dst []symbolize.Frame) []symbolize.Frame {
+	name, off, module, _ := f.User(pid, addr)
+	return append(dst, symbolize.Frame{Name: name, Off: off, Module: module})
+}
+
+// TestTraceJSONKernelModule checks that kernel frames of a module name it
+// in JSON, and core kernel frames name no module.
+func TestTraceJSONKernelModule(t *testing.T) {
+	ev := &TraceEvent{Time: traceClock.BootNS, PID: 42, TID: 42, Comm: "app", KStack: 1, UStack: -1,
+		KAddrs: []uint64{fakeOpenat + 4, fakeVfsRead + 1}}
+	b, err := TraceJSON(ev, "t", "", traceClock, fakeFrameSym{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"kstack":[{"addr":"0xffffffff81300004","sym":"do_sys_openat2+0x4","module":"ext4"},{"addr":"0xffffffff81234561","sym":"vfs_read+0x1"}]`
+	if !strings.Contains(string(b), want) {
+		t.Errorf("JSON %s\nlacks %s", b, want)
+	}
 }

@@ -200,6 +200,38 @@ func TestKernelTraceUserStack(t *testing.T) {
 	}
 }
 
+// TestKernelTraceUserStackInlined checks trace -U -v on a stack through
+// inlined code: mid is probed past its prologue (push %rbp; mov
+// %rsp,%rbp), so the stack is mid, then the return address in top that
+// lies in the code of the always-inlined inl_helper, which must print as
+// an inlined frame (at the call's source line) above top, and main below.
+func TestKernelTraceUserStackInlined(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "inlined.c")
+	src, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "testdata", "c", "inlined.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	callLine := 0
+	for i, l := range strings.Split(string(src), "\n") {
+		if strings.Contains(l, "INLINED CALL") {
+			callLine = i + 1
+		}
+	}
+	w := startWorkload(t, bin, "3")
+	tr := startBtool(t, "trace", "-U", "-v", "-p", strconv.Itoa(w.pid), `p:`+bin+`:mid+4`)
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	mod := regexp.QuoteMeta(filepath.Base(bin))
+	re := regexp.MustCompile(`(?m)^        mid\+0x4 \[` + mod + `\] inlined\.c:\d+\n` +
+		`        inl_helper \(inlined\) \[` + mod + `\] inlined\.c:` + strconv.Itoa(callLine) + `\n` +
+		`        top\+0x[0-9a-f]+ \[` + mod + `\] inlined\.c:\d+\n` +
+		`        main\+0x[0-9a-f]+ \[` + mod + `\] inlined\.c:\d+\n`)
+	if !re.MatchString(out) {
+		t.Fatalf("no mid <- inl_helper (inlined) <- top <- main stack:\n%s", out)
+	}
+}
+
 func TestKernelTraceKernelStack(t *testing.T) {
 	requireRoot(t)
 	w := startWorkload(t, testutil.Workload(t, "getpid"), "-n", "1", "-wait")

@@ -38,6 +38,7 @@ var All = []Fixture{
 	{Src: "untouched.c"},
 	{Src: "latency.c"},
 	{Src: "stash.c"},
+	{Src: "inlined.c"},
 	{Src: "stacks.c"},
 }
 

@@ -26,12 +26,14 @@ var rules = map[string]struct {
 	"bpf/compile":  {[]string{"btf", "specparse"}, []string{"github.com/cilium/ebpf/link", "github.com/cilium/ebpf/ringbuf", "github.com/cilium/ebpf/perf", "github.com/cilium/ebpf/features", "github.com/cilium/ebpf/rlimit", "golang.org/x/sys"}},
 	"bpf/feature":  {[]string{"btf", "internal/"}, nil},
 	"bpf":          {[]string{"bpf/compile", "bpf/feature", "btf", "specparse", "internal/"}, []string{"github.com/go-delve/", "github.com/urfave/"}},
-	"multitool":    {[]string{"bpf", "bpf/compile", "bpf/feature", "btf", "dwarfinfo", "specparse", "internal/"}, []string{"github.com/urfave/"}},
+	"multitool":    {[]string{"bpf", "bpf/compile", "bpf/feature", "btf", "dwarfinfo", "multitool/symbolize", "specparse", "internal/"}, []string{"github.com/urfave/"}},
 	"cmd/btool":    {[]string{"multitool", "specparse", "bpf/feature"}, nil},
 	"internal/...": {[]string{"internal/"}, nil},
 
 	// Stdlib only: SVG flame graphs from folded stacks, imported by multitool.
 	"internal/flamegraph": {nil, []string{"github.com/", "golang.org/"}},
+	// Symbolization: kallsyms, ELF/DWARF/pclntab/perf maps; no BPF, no CLI.
+	"multitool/symbolize": {[]string{"dwarfinfo", "btf", "internal/kallsyms"}, []string{"github.com/cilium/", "github.com/urfave/", "golang.org/"}},
 }
 
 func root(t *testing.T) string {

@@ -1,4 +1,4 @@
-package multitool
+package symbolize
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 // and kernel threads) is never looked up: one busy run opened
 // /proc/0/maps 835,878 times.
 func TestSymbolizerCachesFailedMaps(t *testing.T) {
-	s := NewSymbolizer()
+	s := New(Options{})
 	s.procRoot = t.TempDir() // no PID directories at all
 	defer s.Close()
 	for range 1000 {
@@ -56,7 +56,7 @@ func TestSymbolizerCachesFailedMaps(t *testing.T) {
 // a miss, after the process exited) keeps the map read before and is not
 // retried per address.
 func TestSymbolizerKeepsMapOfExitedProcess(t *testing.T) {
-	s := NewSymbolizer()
+	s := New(Options{})
 	s.procRoot = t.TempDir()
 	defer s.Close()
 	pidDir := filepath.Join(s.procRoot, "99")
@@ -73,7 +73,7 @@ func TestSymbolizerKeepsMapOfExitedProcess(t *testing.T) {
 	if err := os.RemoveAll(pidDir); err != nil {
 		t.Fatal(err)
 	}
-	s.procs[99].at = s.procs[99].at.Add(-2 * symRefresh) // make a miss re-read
+	s.procs[99].Value.(*symProc).at = s.procs[99].Value.(*symProc).at.Add(-2 * symRefresh) // make a miss re-read
 	for range 100 {
 		s.User(99, 0x900000) // in no mapping
 	}

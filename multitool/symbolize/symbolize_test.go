@@ -1,4 +1,4 @@
-package multitool
+package symbolize
 
 import (
 	"bufio"
@@ -64,8 +64,8 @@ func TestParseSymMapsSorted(t *testing.T) {
 		want string
 	}{{0xfff, ""}, {0x1000, "/a"}, {0x1fff, "/a"}, {0x2000, ""}, {0x3abc, "/c"}, {0x4000, ""}} {
 		have := ""
-		if m := p.find(tc.addr); m != nil {
-			have = m.path
+		if i := p.find(tc.addr); i >= 0 {
+			have = p.maps[i].path
 		}
 		if have != tc.want {
 			t.Errorf("find(%#x) = %q, want %q", tc.addr, have, tc.want)
@@ -100,7 +100,7 @@ func TestFormatStackGolden(t *testing.T) {
 	fmt.Fprintf(&b, "%s\n", FoldedStack(kstack, false, 42, fakeSym{}))
 	fmt.Fprintf(&b, "%s\n", FoldedStack(ustack, true, 42, fakeSym{}))
 	fmt.Fprintf(&b, "%q\n", FoldedStack(nil, true, 42, fakeSym{}))
-	trGolden(t, "stacks.golden", b.String())
+	golden(t, "stacks.golden", b.String())
 }
 
 // TestKernelSymbolize checks kernel symbolization against /proc/kallsyms.
@@ -114,7 +114,7 @@ func TestKernelSymbolize(t *testing.T) {
 	if !ok {
 		t.Skip("vfs_read not in kallsyms (or addresses hidden)")
 	}
-	s := NewSymbolizer()
+	s := New(Options{})
 	defer s.Close()
 	name, off, ok := s.Kernel(addr + 3)
 	if !ok || name != "vfs_read" || off != 3 {
@@ -128,6 +128,27 @@ func TestKernelSymbolize(t *testing.T) {
 	if have, want := b.String(), "        vfs_read+0x0 [kernel]\n"; have != want {
 		t.Errorf("FormatStack: have %q, want %q", have, want)
 	}
+	// A module function (a loaded module, or the [bpf] and
+	// [__builtin__ftrace] pseudo-modules) lists its module.
+	for _, f := range tab.Functions() {
+		if f.Module == "" || f.Addr == 0 {
+			continue
+		}
+		if fr, ok := s.KernelFrame(f.Addr); ok && fr.Off == 0 && fr.Name != f.Name {
+			continue // an alias at the same address listed first
+		}
+		fr, ok := s.KernelFrame(f.Addr + 1)
+		if !ok || fr.Module != f.Module || fr.Off != 1 {
+			t.Errorf("KernelFrame(%s+1 [%s]) = %+v, %v", f.Name, f.Module, fr, ok)
+		}
+		b.Reset()
+		FormatStack(&b, []uint64{f.Addr + 1}, false, 0, false, s)
+		if want := "        " + fr.Name + "+0x1 [" + f.Module + "]\n"; b.String() != want {
+			t.Errorf("FormatStack: have %q, want %q", b.String(), want)
+		}
+		return
+	}
+	t.Log("no module symbols in kallsyms: module names not checked")
 }
 
 const symTestProgram = `#include <stdio.h>
@@ -200,7 +221,7 @@ func TestProcSymbolizerUser(t *testing.T) {
 			}
 			pid := uint32(cmd.Process.Pid)
 
-			s := NewSymbolizer()
+			s := New(Options{})
 			defer s.Close()
 			if err := s.Snapshot(pid); err != nil {
 				t.Fatal(err)
@@ -233,7 +254,7 @@ func TestProcSymbolizerUser(t *testing.T) {
 			check("exited")
 
 			// A fresh symbolizer cannot read the exited process's map.
-			s2 := NewSymbolizer()
+			s2 := New(Options{})
 			defer s2.Close()
 			if err := s2.Snapshot(pid); err == nil {
 				t.Error("Snapshot of an exited process succeeded")
@@ -272,7 +293,7 @@ func TestProcSymbolizerFakeProc(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(pidDir, "maps"), []byte(maps), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := NewSymbolizer()
+	s := New(Options{})
 	s.procRoot = root
 	defer s.Close()
 	addr := mapStart + fileOff - mapOff + 4
