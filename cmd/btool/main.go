@@ -311,6 +311,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			argdistCommand(stdout, stderr),
 			stackcountCommand(stdout, stderr),
 			profileCommand(stdout, stderr),
+			offcputimeCommand(stdout, stderr),
 			listCommand(stdout, stderr),
 			featuresCommand(stdout, stderr),
 		},
@@ -318,7 +319,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Len() > 0 {
-			return usage("unknown command %q (commands: trace, funccount, funclatency, argdist, stackcount, profile, list, features)", c.Args().First())
+			return usage("unknown command %q (commands: trace, funccount, funclatency, argdist, stackcount, profile, offcputime, list, features)", c.Args().First())
 		}
 		return cli.ShowAppHelp(c)
 	}

@@ -57,7 +57,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"profile", "-K", "-U"}, []string{"btool: profile: -K and -U are mutually exclusive: both stacks are the default"}},
 		{[]string{"profile", "-C", "x"}, []string{`btool: profile: -C: invalid CPU "x"`}},
 		{[]string{"profile", "-d", "1", "2"}, []string{"btool: profile: give the duration once: -d or an argument, not both"}},
-		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, argdist, stackcount, profile, list, features)`}},
+		{[]string{"offcputime", "-m", "10", "-M", "5"}, []string{"btool: offcputime: -M 5 is below -m 10"}},
+		{[]string{"offcputime", "-m", "x"}, []string{`btool: offcputime: -m: expected a number of microseconds, got "x"`}},
+		{[]string{"offcputime", "-K", "-U"}, []string{"btool: offcputime: -K and -U are mutually exclusive: both stacks are the default"}},
+		{[]string{"nosuch"}, []string{`btool: nosuch: unknown command "nosuch" (commands: trace, funccount, funclatency, argdist, stackcount, profile, offcputime, list, features)`}},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"btool"}, tc.args...), &out, &errb)

@@ -13,6 +13,7 @@ import (
 var (
 	runStackcount = multitool.Stackcount
 	runProfile    = multitool.Profile
+	runOffcputime = multitool.Offcputime
 )
 
 // stackFlags are the common flags of the stack tools: like commonFlags,
@@ -195,6 +196,84 @@ func profileCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			return runProfile(c.Context, o, env)
+		},
+	}
+}
+
+func offcputimeCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "offcputime",
+		Usage:     "sum the time threads are blocked (off CPU) per kernel and user stack",
+		ArgsUsage: "[DURATION]",
+		Description: "Times every block from the scheduler's context switch, in the kernel. Examples:\n" +
+			"  btool offcputime -d 5                         # all threads, 5 seconds\n" +
+			"  btool offcputime -p 181 -m 1000 -f > out.folded  # blocks of 1 ms or more, folded (us)\n" +
+			"  btool offcputime -d 5 --svg offcpu.svg        # an off-CPU flame graph",
+		UseShortOptionHandling: true,
+		OnUsageError:           onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID`"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+			&cli.BoolFlag{Name: "kernel-stacks-only", Aliases: []string{"K"}, Usage: "kernel stacks only"},
+			&cli.BoolFlag{Name: "user-stacks-only", Aliases: []string{"U"}, Usage: "user stacks only"},
+			&cli.StringFlag{Name: "min-block-time", Aliases: []string{"m"}, Usage: "skip blocks shorter than `US` microseconds"},
+			&cli.StringFlag{Name: "max-block-time", Aliases: []string{"M"}, Usage: "skip blocks longer than `US` microseconds"},
+			&cli.BoolFlag{Name: "delimited", Usage: "insert -- between kernel and user stacks"},
+			&cli.BoolFlag{Name: "folded", Aliases: []string{"f"}, Usage: "folded output, microseconds as counts"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object at the end"},
+			&cli.StringFlag{Name: "svg", Usage: "write an off-CPU flame graph to `FILE`"},
+			&cli.BoolFlag{Name: "dump", Usage: "print the generated BPF instructions and exit"},
+		}, stackFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() > 1 {
+				return usage("expected at most one DURATION, got %d arguments", c.Args().Len())
+			}
+			env, err := newEnv(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			o := multitool.OffcputimeOptions{
+				PID: c.Int("pid"), KernelOnly: c.Bool("kernel-stacks-only"), UserOnly: c.Bool("user-stacks-only"),
+				Delimiter: c.Bool("delimited"), Folded: c.Bool("folded"), JSON: c.Bool("json"), SVG: c.String("svg"), DryRun: c.Bool("dump"),
+			}
+			if o.KernelOnly && o.UserOnly {
+				return usage("-K and -U are mutually exclusive: both stacks are the default")
+			}
+			if o.Folded && o.JSON {
+				return usage("-f and --json are mutually exclusive")
+			}
+			for _, f := range []struct {
+				short, long string
+				dst         *uint64
+			}{{"m", "min-block-time", &o.MinUs}, {"M", "max-block-time", &o.MaxUs}} {
+				if s := c.String(f.long); s != "" {
+					n, err := strconv.ParseUint(s, 10, 64)
+					if err != nil {
+						return usage("-%s: expected a number of microseconds, got %q", f.short, s)
+					}
+					*f.dst = n
+				}
+			}
+			if c.String("max-block-time") != "" && o.MaxUs == 0 {
+				return usage("-M: must be at least 1 microsecond")
+			}
+			if o.MaxUs != 0 && o.MaxUs < o.MinUs {
+				return usage("-M %d is below -m %d", o.MaxUs, o.MinUs)
+			}
+			d := c.String("duration")
+			if c.Args().Len() == 1 {
+				if d != "" {
+					return usage("give the duration once: -d or an argument, not both")
+				}
+				d = c.Args().First()
+			}
+			if o.Duration, err = secondsOrZero("d", d); err != nil {
+				return err
+			}
+			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
+				return err
+			}
+			return runOffcputime(c.Context, o, env)
 		},
 	}
 }

@@ -291,3 +291,30 @@ func TestKernelProfileBusyLoop(t *testing.T) {
 	}
 	checkSVG(t, svg, stacks)
 }
+
+// TestKernelOffcputimeNap: offcputime on a program that sleeps 5 times
+// 100 ms in nap() reports the stack main;nap (user) with the nanosleep
+// path (kernel) and about 500,000 us; the SVG holds every stack with
+// those totals.
+func TestKernelOffcputimeNap(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stacks.c")
+	const ms, naps = 100, 5
+	w := startWorkload(t, bin, "sleep", strconv.Itoa(ms), strconv.Itoa(naps))
+	svg := filepath.Join(t.TempDir(), "offcpu.svg")
+	tr := startBtool(t, "offcputime", "-f", "--svg", svg, "-p", strconv.Itoa(w.pid))
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	got := sumWith(stacks, "main", "nap")
+	// Each nap is off CPU at least its 100 ms; wake-up latency adds a
+	// little (more under QEMU).
+	lo, hi := uint64(naps*ms*1000*98/100), uint64(naps*ms*1000*130/100)*uint64(timeScale())
+	if got < lo || got > hi {
+		t.Errorf("main;nap off CPU %d us, want %d to %d:\n%s", got, lo, hi, out)
+	}
+	if k := sumWith(stacks, "nap", "-"); k != got {
+		t.Errorf("nap's blocks with a kernel stack: %d us of %d:\n%s", k, got, out)
+	}
+	checkSVG(t, svg, stacks)
+}
