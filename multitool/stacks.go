@@ -93,7 +93,10 @@ type stackReader struct {
 	l      compile.AggLayout
 	sum    bool
 	keys   stackKeys
-	stacks *ebpf.Map
+	// addrs reads a stack from the stacks map (nil when absent); del
+	// deletes one. nil del: nothing is deleted.
+	addrs  func(id int32) []uint64
+	del    func(id int32) error
 	cache  map[int32][]uint64 // frames of every id read
 	live   map[int32]bool     // ids the kernel map holds (not deleted by us)
 	lost   stackLoss
@@ -105,8 +108,12 @@ func newStackReader(sess *bpf.Session, s *compile.AggSink, k stackKeys) (*stackR
 		return nil, fmt.Errorf("no %s map", s.Map)
 	}
 	l := s.Layout()
-	return &stackReader{sess: sess, sink: s, agg: NewAggReader(m, l), l: l, sum: s.Agg == compile.AggSum, keys: k,
-		stacks: sess.Map(compile.MapStacks), cache: map[int32][]uint64{}, live: map[int32]bool{}, lost: stackLoss{}}, nil
+	r := &stackReader{sess: sess, sink: s, agg: NewAggReader(m, l), l: l, sum: s.Agg == compile.AggSum, keys: k,
+		addrs: sess.StackAddrs, cache: map[int32][]uint64{}, live: map[int32]bool{}, lost: stackLoss{}}
+	if sm := sess.Map(compile.MapStacks); sm != nil {
+		r.del = func(id int32) error { return sm.Delete(uint32(id)) }
+	}
+	return r, nil
 }
 
 // read returns the samples changed since the previous read, with their
@@ -139,12 +146,11 @@ func (r *stackReader) read(clearStacks bool) ([]StackSample, error) {
 		}
 		out = append(out, s)
 	}
-	if clearStacks && r.stacks != nil {
+	if clearStacks && r.del != nil {
 		for id := range r.live {
 			if !used[id] {
-				// ENOENT: the kernel evicted nothing by itself, but a
-				// failed delete only leaves a bucket taken.
-				_ = r.stacks.Delete(uint32(id))
+				// A failed delete only leaves a bucket taken.
+				_ = r.del(id)
 				delete(r.live, id)
 			}
 		}
@@ -192,7 +198,7 @@ func (r *stackReader) frames(id int32, which string, n uint64, used map[int32]bo
 		return nil, false
 	}
 	used[id] = true
-	if addrs := r.sess.StackAddrs(id); addrs != nil {
+	if addrs := r.addrs(id); addrs != nil {
 		r.cache[id] = addrs
 		r.live[id] = true
 		return addrs, true
@@ -217,6 +223,9 @@ func (r *stackReader) report(w io.Writer, tool, unit string) {
 	sort.Strings(reasons)
 	for _, k := range reasons {
 		fmt.Fprintf(w, "btool: %s: %d %s not shown: %s\n", tool, r.lost[k], unit, k)
+	}
+	if r.sess == nil {
+		return
 	}
 	if d, err := AggDrops(r.sess, r.sink); err == nil && len(d) > compile.AggDropFull && d[compile.AggDropFull] > 0 {
 		fmt.Fprintf(w, "btool: %s: %d events not counted: the map of stacks was full\n", tool, d[compile.AggDropFull])
