@@ -163,6 +163,22 @@ type stackRun struct {
 func runStackTool(ctx context.Context, env Env, r stackRun) error {
 	sess, closeSession := openSession(r.pid, r.probeLimit, env)
 	defer closeSession()
+	sym := symbolize.New(symbolize.Options{})
+	defer sym.Close()
+	if r.pid > 0 {
+		// Known from the start: its map is captured before it can exit.
+		_ = sym.Snapshot(uint32(r.pid))
+	}
+	// New processes are noticed from the first event on: the notices are
+	// read before anything is attached.
+	if err := sess.Declare(r.sink.Maps()...); err != nil {
+		return err
+	}
+	watch, err := startPIDWatcher(sess.Map(r.sink.NewKeys), r.sink.Layout(), sym)
+	if err != nil {
+		return err
+	}
+	defer watch.close()
 	var attached []*bpf.Attached
 	for _, p := range r.probes {
 		a, err := sess.Attach(ctx, p)
@@ -179,14 +195,6 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 	if err != nil {
 		return err
 	}
-	sym := symbolize.New(symbolize.Options{})
-	defer sym.Close()
-	if r.pid > 0 {
-		// Known from the start: its map is captured before it can exit.
-		_ = sym.Snapshot(uint32(r.pid))
-	}
-	watch := startPIDWatcher(sess.Map(r.sink.Map), r.sink.Layout(), sym)
-	defer watch.close()
 	var svg *svgStacks
 	if r.svg != "" {
 		svg = &svgStacks{}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/perf"
 
 	"github.com/btool/btool/bpf"
 	"github.com/btool/btool/bpf/compile"
@@ -47,7 +48,7 @@ func stackSink(name string, k stackKeys, agg compile.AggKind, v *compile.Value) 
 	if k.User {
 		key = append(key, compile.KeyPart{Kind: compile.KeyUserStack})
 	}
-	s := &compile.AggSink{Map: name, Key: key, Agg: agg, MaxEntries: stackMapEntries}
+	s := &compile.AggSink{Map: name, Key: key, Agg: agg, MaxEntries: stackMapEntries, NewKeys: name + "_new"}
 	if agg != compile.AggCount {
 		s.Value = v
 	}
@@ -520,24 +521,25 @@ func (s *svgStacks) writeSVG(path, title, countName string, p stackPrint) error 
 }
 
 // pidWatcher snapshots the memory map of every process that appears in a
-// stack aggregate, soon after its first event (every watchEvery), so that
-// a process that exits before the report still gets user symbols. It
-// reads only the keys.
+// stack aggregate as its first key is inserted: the sink copies each new
+// key into a perf buffer (compile.AggSink.NewKeys), so a process that
+// exits before the report still gets user symbols. Records the perf
+// buffer loses only lose that early notice (the report then reads the
+// map, if the process still exists).
 type pidWatcher struct {
-	stop chan struct{}
+	rd   *perf.Reader
 	done chan struct{}
 }
-
-// watchEvery is how often pidWatcher looks for new processes.
-const watchEvery = 100 * time.Millisecond
 
 // snapshotter is a Symbolizer that can capture a process's map early.
 type snapshotter interface {
 	Snapshot(pid uint32) error
 }
 
-func startPIDWatcher(m *ebpf.Map, l compile.AggLayout, sym symbolize.Symbolizer) *pidWatcher {
-	w := &pidWatcher{stop: make(chan struct{}), done: make(chan struct{})}
+// startPIDWatcher starts reading m, the sink's NewKeys map, laid out as
+// l. Without the map, or a Symbolizer that snapshots, it does nothing.
+func startPIDWatcher(m *ebpf.Map, l compile.AggLayout, sym symbolize.Symbolizer) (*pidWatcher, error) {
+	w := &pidWatcher{done: make(chan struct{})}
 	snap, ok := sym.(snapshotter)
 	off := -1
 	for _, f := range l.Key {
@@ -547,46 +549,41 @@ func startPIDWatcher(m *ebpf.Map, l compile.AggLayout, sym symbolize.Symbolizer)
 	}
 	if !ok || off < 0 || m == nil {
 		close(w.done)
-		return w
+		return w, nil
 	}
+	rd, err := perf.NewReader(m, 16*os.Getpagesize())
+	if err != nil {
+		return nil, fmt.Errorf("new process notices: %w", err)
+	}
+	w.rd = rd
 	go func() {
 		defer close(w.done)
-		seen := map[uint32]bool{0: true} // pid 0: the idle task and kernel threads' tgid
-		t := time.NewTicker(watchEvery)
-		defer t.Stop()
-		key := make([]byte, l.KeySize)
-		next := make([]byte, l.KeySize)
+		seen := map[uint32]bool{0: true} // pid 0: the idle task
+		var rec perf.Record
 		for {
-			var cur any // nil: the first key
-			for {
-				if err := m.NextKey(cur, &next); err != nil {
-					break // the end (ErrKeyNotExist), or a failure: try again next tick
+			if err := rd.ReadInto(&rec); err != nil {
+				if errors.Is(err, perf.ErrClosed) {
+					return
 				}
-				pid := binary.LittleEndian.Uint32(next[off:])
-				if !seen[pid] {
-					seen[pid] = true
-					_ = snap.Snapshot(pid)
-				}
-				copy(key, next)
-				cur = key
+				continue
 			}
-			select {
-			case <-w.stop:
-				return
-			case <-t.C:
+			if len(rec.RawSample) < off+4 {
+				continue
+			}
+			pid := binary.LittleEndian.Uint32(rec.RawSample[off:])
+			if !seen[pid] {
+				seen[pid] = true
+				_ = snap.Snapshot(pid)
 			}
 		}
 	}()
-	return w
+	return w, nil
 }
 
 func (w *pidWatcher) close() {
-	select {
-	case <-w.done:
-		return
-	default:
+	if w.rd != nil {
+		w.rd.Close()
 	}
-	close(w.stop)
 	<-w.done
 }
 

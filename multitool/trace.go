@@ -645,7 +645,7 @@ func writeStack(w io.Writer, addrs []uint64, id int32, user bool, pid uint32, sh
 
 // tracerFrames are the kernel's BPF and tracing glue between the probed
 // code and the program; stacks start below them, as users expect.
-var tracerFrames = []string{"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "trace_call_bpf", "kprobe_", "perf_trace_",
+var tracerFrames = []string{"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_", "trace_call_bpf", "kprobe_", "perf_trace_",
 	"bpf_trampoline_", "__bpf_prog_enter", "__bpf_prog_exit", "fprobe_", "kprobe_multi_link_", "rethook_", "arch_rethook_",
 	"kretprobe_", "__kretprobe_", "ftrace_", "perf_syscall_", "trace_event_"}
 

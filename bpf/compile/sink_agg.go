@@ -161,6 +161,13 @@ type AggSink struct {
 	Linear     Linear // AggLinear's slots
 	MaxEntries uint32 // 0 means DefaultAggEntries
 	StringSize int    // bytes of string key parts; 0 means DefaultStringSize
+	// NewKeys, when set, names a BPF_MAP_TYPE_PERF_EVENT_ARRAY (4.4) that
+	// receives a copy of each key the program inserts (bpf_perf_event_output
+	// of the key's bytes, on the new key's path only): the runtime learns
+	// of a new process at its first event, while it still runs, and can
+	// read its memory map before it exits. A lost copy costs nothing but
+	// that early notice.
+	NewKeys string
 }
 
 func (s *AggSink) name() string {
@@ -308,6 +315,9 @@ func (s *AggSink) Maps() []*ebpf.MapSpec {
 	if s.hasStacks() {
 		maps = append(maps, StackMapSpec())
 	}
+	if s.NewKeys != "" {
+		maps = append(maps, &ebpf.MapSpec{Name: s.NewKeys, Type: ebpf.PerfEventArray})
+	}
 	return maps
 }
 
@@ -422,7 +432,13 @@ func (s *AggSink) genUpdate(g *codegen, l AggLayout, x, init int16) {
 		asm.Add.Imm(asm.R3, int32(init)),
 		asm.Mov.Imm(asm.R4, bpfNoexist),
 		asm.FnMapUpdateElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, done),
+	)
+	inserted := done
+	if s.NewKeys != "" {
+		inserted = g.newLabel()
+	}
+	g.emit(
+		asm.JEq.Imm(asm.R0, 0, inserted),
 		asm.JNE.Imm32(asm.R0, errEEXIST, full), // 32 bits: see errEEXIST
 	)
 	lookup(full)
@@ -430,6 +446,19 @@ func (s *AggSink) genUpdate(g *codegen, l AggLayout, x, init int16) {
 	g.mark(SpecPart{Label: "count a dropped event (map full)"})
 	g.emit(asm.StoreImm(asm.RFP, stackKey, AggDropFull, asm.Word))
 	g.incPerCPU(s.DropsMap(), stackKey, done)
+	if s.NewKeys != "" {
+		g.emit(asm.Ja.Label(done))
+		g.bind(inserted)
+		g.mark(SpecPart{Label: "tell the runtime of the new key"})
+		g.emit(
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.LoadMapPtr(asm.R2, 0).WithReference(s.NewKeys),
+			asm.Mov.Imm32(asm.R3, -1), // BPF_F_CURRENT_CPU: 0xffffffff, zero-extended
+			asm.Mov.Reg(asm.R4, asm.R7),
+			asm.Mov.Imm(asm.R5, int32(l.KeySize)),
+			asm.FnPerfEventOutput.Call(),
+		)
+	}
 	g.bind(done)
 }
 

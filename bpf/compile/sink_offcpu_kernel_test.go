@@ -47,8 +47,8 @@ func TestKernelOffCPUSink(t *testing.T) {
 			s := &OffCPUSink{Agg: offCPUAgg(), NextPID: next, PID: tc.pid, MinUs: tc.min, MaxUs: tc.max}
 			m := sinkMaps{}
 			prog := m.rawProg(t, &Build{Filters: NoFilters, Sink: s})
+			start := time.Now() // before the off timestamp, so took bounds the time off
 			runProg(t, prog, 0) // off: no thread coming on
-			start := time.Now()
 			time.Sleep(nap)
 			runProg(t, prog, uint64(unix.Gettid())) // on: this thread again
 			took := time.Since(start)

@@ -593,14 +593,15 @@ func sinkShapes(t *testing.T, pc *ProbeContext) map[string]Sink {
 		key = append(key, KeyPart{Kind: KeyValue, Value: v})
 	}
 	shapes := map[string]Sink{
-		"count":  &AggSink{Agg: AggCount, Key: key},
-		"sum":    &AggSink{Agg: AggSum, Value: ints[0], Key: key[:5]},
-		"min":    &AggSink{Agg: AggMin, Value: ints[1], Key: key[4:6]},
-		"max":    &AggSink{Agg: AggMax, Value: ints[0]},
-		"log2":   &AggSink{Agg: AggLog2, Value: ints[1], Key: []KeyPart{{Kind: KeyValue, Value: strs[0]}}},
-		"linear": &AggSink{Agg: AggLinear, Value: ints[0], Linear: Linear{Min: 0, Max: 1 << 20, Step: 1000}, Key: key[1:2]},
-		"stacks": &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyKernelStack}, {Kind: KeyUserStack}, {Kind: KeyTgid}, {Kind: KeyComm}}},
-		"entry":  &EntrySink{Stash: &Stash{Timestamp: true, Fields: ints}},
+		"count":   &AggSink{Agg: AggCount, Key: key},
+		"sum":     &AggSink{Agg: AggSum, Value: ints[0], Key: key[:5]},
+		"min":     &AggSink{Agg: AggMin, Value: ints[1], Key: key[4:6]},
+		"max":     &AggSink{Agg: AggMax, Value: ints[0]},
+		"log2":    &AggSink{Agg: AggLog2, Value: ints[1], Key: []KeyPart{{Kind: KeyValue, Value: strs[0]}}},
+		"linear":  &AggSink{Agg: AggLinear, Value: ints[0], Linear: Linear{Min: 0, Max: 1 << 20, Step: 1000}, Key: key[1:2]},
+		"stacks":  &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyKernelStack}, {Kind: KeyUserStack}, {Kind: KeyTgid}, {Kind: KeyComm}}},
+		"newkeys": &AggSink{Agg: AggCount, Key: []KeyPart{{Kind: KeyTgid}, {Kind: KeyKernelStack}}, NewKeys: "agg_new"},
+		"entry":   &EntrySink{Stash: &Stash{Timestamp: true, Fields: ints}},
 	}
 	return shapes
 }

@@ -92,9 +92,9 @@ func TestKernelStackcountExited(t *testing.T) {
 	bin := buildC(t, "stacks.c")
 	const n = 50
 	tr := startBtool(t, "stackcount", "-f", "-U", bin+":leaf")
-	// The program lingers 500 ms after its calls, then exits before the
-	// report.
-	w := startWorkload(t, bin, "calls", strconv.Itoa(n), "500")
+	// The program exits 20 ms after its calls (the notice of a new
+	// process reaches btool in well under that), long before the report.
+	w := startWorkload(t, bin, "calls", strconv.Itoa(n), strconv.Itoa(20*int(timeScale())))
 	w.run(t)
 	out := tr.stop(syscall.SIGINT)
 	stacks := foldedStacks(t, out)
@@ -285,8 +285,9 @@ func TestKernelProfileBusyLoop(t *testing.T) {
 	if !strings.Contains(";"+strings.Join(hot.Frames, ";")+";", ";main;spin;") {
 		t.Errorf("hottest stack %q (%d samples) does not hold main;spin:\n%s", hot.Frames, hot.Count, out)
 	}
-	// ~148 samples; the CPU is shared, so only a loose lower bound.
-	if want := uint64(ms * hz / 1000); total < want/3 || total > want*3/2 {
+	// ~148 samples when spin has a CPU to itself; fewer on a busy
+	// machine (only time on CPU is sampled), never many more.
+	if want := uint64(ms * hz / 1000); total < 10 || total > want*3/2 {
 		t.Errorf("%d samples, want about %d:\n%s", total, want, out)
 	}
 	checkSVG(t, svg, stacks)
