@@ -88,19 +88,19 @@ type stackLoss map[string]uint64
 // kept here too: an event that took an id in the instant between the read
 // and the delete finds its frames in that copy at the next read.
 type stackReader struct {
-	sess   *bpf.Session
-	sink   *compile.AggSink
-	agg    *AggReader
-	l      compile.AggLayout
-	sum    bool
-	keys   stackKeys
+	sess *bpf.Session
+	sink *compile.AggSink
+	agg  *AggReader
+	l    compile.AggLayout
+	sum  bool
+	keys stackKeys
 	// addrs reads a stack from the stacks map (nil when absent); del
 	// deletes one. nil del: nothing is deleted.
-	addrs  func(id int32) []uint64
-	del    func(id int32) error
-	cache  map[int32][]uint64 // frames of every id read
-	live   map[int32]bool     // ids the kernel map holds (not deleted by us)
-	lost   stackLoss
+	addrs func(id int32) []uint64
+	del   func(id int32) error
+	cache map[int32][]uint64 // frames of every id read
+	live  map[int32]bool     // ids the kernel map holds (not deleted by us)
+	lost  stackLoss
 }
 
 func newStackReader(sess *bpf.Session, s *compile.AggSink, k stackKeys) (*stackReader, error) {
