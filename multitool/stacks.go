@@ -428,8 +428,9 @@ func foldedFrames(t stackText, p stackPrint) []string {
 	return fr
 }
 
-// writeFolded writes one "frames count" line per text. Frames lose any
-// ';' and whitespace they hold, which would break the format.
+// writeFolded writes one "frames count" line per text. A ';' in a frame
+// becomes ':' and a line break '_', which would break the format; spaces
+// stay ("operator new(unsigned long)"): the count is the last field.
 func writeFolded(w io.Writer, texts []stackText, p stackPrint) {
 	for _, t := range texts {
 		fr := foldedFrames(t, p)
@@ -445,7 +446,7 @@ func foldedSafe(s string) string {
 		switch r {
 		case ';':
 			return ':'
-		case ' ', '\t', '\n', '\r':
+		case '\n', '\r':
 			return '_'
 		}
 		return r

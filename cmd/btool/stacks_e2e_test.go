@@ -1,17 +1,22 @@
 package main
 
 import (
+	"debug/elf"
 	"encoding/xml"
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/btool/btool/internal/flamegraph"
+	"github.com/btool/btool/internal/testutil"
 )
 
 // foldedStacks parses folded output, failing the test when it is not
@@ -318,4 +323,100 @@ func TestKernelOffcputimeNap(t *testing.T) {
 		t.Errorf("nap's blocks with a kernel stack: %d us of %d:\n%s", k, got, out)
 	}
 	checkSVG(t, svg, stacks)
+}
+
+// TestKernelStackcountCxxDemangled: the frames of a C++ program are
+// demangled in the listing and the folded form.
+func TestKernelStackcountCxxDemangled(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "widget.cc")
+	const n = 40
+	w := startWorkload(t, bin, strconv.Itoa(n))
+	tr := startBtool(t, "stackcount", "-f", "-U", "-p", strconv.Itoa(w.pid), "p:"+bin+":*area*")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	var got uint64
+	for _, s := range stacks {
+		if s.Frames[len(s.Frames)-1] == "shapes::area(double, double)" {
+			got += s.Count
+		}
+	}
+	if got != 2*n {
+		t.Errorf("%d stacks ending in shapes::area(double, double), want %d:\n%s", got, 2*n, out)
+	}
+	if strings.Contains(out, "_ZN") {
+		t.Errorf("mangled name in output:\n%s", out)
+	}
+}
+
+// TestKernelProfileStrippedGo: profile of a Go program built with
+// -ldflags='-s -w' (no symbol table) names its Go functions from
+// .gopclntab: the hottest stack holds main.main. Host only (the VM has no
+// Go toolchain to build the stripped copy).
+func TestKernelProfileStrippedGo(t *testing.T) {
+	requireRoot(t)
+	if testutil.InVM() {
+		t.Skip("needs the Go toolchain to build a stripped workload")
+	}
+	bin := filepath.Join(t.TempDir(), "spin-stripped")
+	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin, "./internal/workloads/spin")
+	cmd.Dir = testutil.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	if f, err := elf.Open(bin); err != nil || f.Section(".symtab") != nil {
+		t.Fatalf("%s is not stripped (err %v)", bin, err)
+	} else {
+		f.Close()
+	}
+	w := startWorkload(t, bin, "-n", "400000000", "-wait")
+	tr := startBtool(t, "profile", "-f", "-U", "-F", "99", "-p", strconv.Itoa(w.pid))
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	stacks := foldedStacks(t, out)
+	var hot flamegraph.Stack
+	for _, s := range stacks {
+		if s.Count > hot.Count {
+			hot = s
+		}
+	}
+	if !strings.Contains(";"+strings.Join(hot.Frames, ";")+";", ";main.main;") {
+		t.Errorf("hottest stack %q (%d samples) has no main.main:\n%s", hot.Frames, hot.Count, out)
+	}
+}
+
+// TestKernelStackcountIntervals: with -i, each summary holds the events
+// since the previous one and none is lost: the calls of a program that
+// calls leaf in three bursts add up to its total over the summaries, and
+// the banner, timestamps and Detaching are bcc's.
+func TestKernelStackcountIntervals(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stacks.c")
+	const n = 200
+	tr := startBtool(t, "stackcount", "-T", "-U", "-i", "0.2", bin+":leaf")
+	for range 3 {
+		w := startWorkload(t, bin, "calls", strconv.Itoa(n))
+		w.run(t)
+		time.Sleep(250 * time.Millisecond)
+	}
+	out := tr.stop(syscall.SIGINT)
+	var total uint64
+	summaries := 0
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if regexp.MustCompile(`^\d\d:\d\d:\d\d$`).MatchString(l) {
+			summaries++
+		}
+		if c, err := strconv.ParseUint(strings.TrimPrefix(l, "    "), 10, 64); err == nil && strings.HasPrefix(l, "    ") && i > 0 {
+			total += c
+		}
+	}
+	if total != 3*n {
+		t.Errorf("counts add up to %d over the summaries, want %d:\n%s", total, 3*n, out)
+	}
+	if summaries < 3 || !strings.HasSuffix(out, "Detaching...\n") {
+		t.Errorf("%d timestamped summaries:\n%s", summaries, out)
+	}
 }
