@@ -27,6 +27,11 @@ func fakeTools(t testing.TB) (trace *multitool.TraceOptions, fc *multitool.Funcc
 	rfl := runFunclat
 	t.Cleanup(func() { runFunclat = rfl })
 	runFunclat = func(context.Context, multitool.FunclatencyOptions, multitool.Env) error { return nil }
+	rsc, rpr, roc := runStackcount, runProfile, runOffcputime
+	t.Cleanup(func() { runStackcount, runProfile, runOffcputime = rsc, rpr, roc })
+	runStackcount = func(context.Context, multitool.StackcountOptions, multitool.Env) error { return nil }
+	runProfile = func(context.Context, multitool.ProfileOptions, multitool.Env) error { return nil }
+	runOffcputime = func(context.Context, multitool.OffcputimeOptions, multitool.Env) error { return nil }
 	return trace, fc
 }
 
@@ -65,6 +70,14 @@ func TestValidation(t *testing.T) {
 		{[]string{"trace", "--uid", "4294967296", "t:sched:sched_switch"}, "4294967296"},
 		{[]string{"trace", "--uid", "-2", "t:sched:sched_switch"}, "-2"},
 		{[]string{"funccount", "-c", "100000", "c:malloc"}, "100000"},
+		{[]string{"stackcount", "-p", gone, "c:malloc"}, "no such process: " + gone},
+		{[]string{"stackcount", "-c", "100000", "c:malloc"}, "100000"},
+		{[]string{"stackcount", "-D", "NaN", "c:malloc"}, "NaN"},
+		{[]string{"profile", "-p", gone}, "no such process: " + gone},
+		{[]string{"profile", "-F", "1000000"}, "1000000"},
+		{[]string{"profile", "-d", "-1"}, "-1"},
+		{[]string{"offcputime", "-p", gone}, "no such process: " + gone},
+		{[]string{"offcputime", "-M", "0"}, "-M"},
 		{[]string{"funccount", "-c", "-1", "c:malloc"}, "-1"},
 		{[]string{"trace", "-b", "100000000", "t:sched:sched_switch"}, "100000000"},
 		{[]string{"trace", "-b", "-1", "t:sched:sched_switch"}, "-1"},
@@ -185,6 +198,9 @@ func FuzzCLI(f *testing.F) {
 		"funccount\x00--probe-limit\x00-1\x00x",
 		"argdist\x00-C\x00p:c:malloc(size_t n):u64,u8:n,n\x00-n\x002",
 		"argdist\x00-z\x000\x00-T\x00-1\x00-H\x00t:a:b()",
+		"stackcount\x00-KUfv\x00-D\x001\x00t:a:b",
+		"profile\x00-F\x0099\x00-C\x000\x003",
+		"offcputime\x00-m\x005\x00-M\x004\x00-d",
 		"-h",
 	} {
 		f.Add(s)
