@@ -103,7 +103,7 @@ func Offcputime(ctx context.Context, o OffcputimeOptions, env Env) error {
 	if o.DryRun {
 		return dumpProbe(env.Out, probe)
 	}
-	pr := stackPrint{Kernel: kernel, User: user, PerProcess: true, Delimiter: o.Delimiter, Folded: o.Folded, JSON: o.JSON, ProfileStyle: true}
+	pr := stackPrint{Kernel: kernel, User: user, PerProcess: true, Delimiter: o.Delimiter, Folded: o.Folded, JSON: o.JSON, ProfileStyle: true, ShowEmpty: true}
 	banner := func(int) string {
 		var b strings.Builder
 		who := "all threads"

@@ -195,6 +195,7 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 	if err != nil {
 		return err
 	}
+	rd.keepEmpty = r.print.ShowEmpty
 	var svg *svgStacks
 	if r.svg != "" {
 		svg = &svgStacks{}
@@ -236,7 +237,7 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 		}
 		switch {
 		case r.print.JSON:
-			return writeStacksJSON(w, now, texts)
+			return writeStacksJSON(w, now, texts, r.print)
 		case r.print.Folded:
 			writeFolded(w, texts, r.print)
 		default:

@@ -101,6 +101,10 @@ type stackReader struct {
 	cache map[int32][]uint64 // frames of every id read
 	live  map[int32]bool     // ids the kernel map holds (not deleted by us)
 	lost  stackLoss
+	// keepEmpty keeps samples whose stacks are all empty (-EFAULT: a
+	// profile -K sample taken in user mode): they still say which process
+	// was on CPU. render shows them with a pseudo-frame.
+	keepEmpty bool
 }
 
 func newStackReader(sess *bpf.Session, s *compile.AggSink, k stackKeys) (*stackReader, error) {
@@ -141,7 +145,7 @@ func (r *stackReader) read(clearStacks bool) ([]StackSample, error) {
 		if !ok {
 			continue
 		}
-		if len(s.Kernel) == 0 && len(s.User) == 0 {
+		if len(s.Kernel) == 0 && len(s.User) == 0 && !r.keepEmpty {
 			r.lost["no frames (empty stacks)"] += s.Value
 			continue
 		}
@@ -247,6 +251,12 @@ type stackPrint struct {
 	// frames four spaces in, "    -                comm (pid)", the
 	// count eight spaces in; the stacks are always per process.
 	ProfileStyle bool
+	// ShowEmpty shows samples without frames under a pseudo-frame
+	// ("[in user mode]" for a -K sample taken in user mode, "[no user
+	// stack]" for a -U sample of a kernel thread) instead of leaving them
+	// out: profile and offcputime, where they still say who was on (or
+	// off) CPU.
+	ShowEmpty bool
 }
 
 // stackText is a sample rendered: the frames as printed, for merging
@@ -270,10 +280,21 @@ func render(samples []StackSample, p stackPrint, sym symbolize.Symbolizer) []sta
 	at := map[string]int{}
 	var out []stackText
 	for _, s := range samples {
-		if len(s.Kernel) == 0 && len(s.User) == 0 {
-			continue // nothing to show (stackReader counts these as losses)
-		}
 		t := stackText{value: s.Value}
+		if len(s.Kernel) == 0 && len(s.User) == 0 {
+			if !p.ShowEmpty {
+				continue // nothing to show (stackReader counts these as losses)
+			}
+			// A sample with no frames: say which stack was empty.
+			switch {
+			case p.Kernel && !p.User:
+				t.kernel = []string{"[in user mode]"}
+			case p.User && !p.Kernel:
+				t.user = []string{"[no user stack]"}
+			default:
+				t.kernel = []string{"[no stack]"}
+			}
+		}
 		if p.PerProcess {
 			t.comm, t.pid = s.Comm, s.PID
 		}
@@ -453,20 +474,27 @@ func foldedSafe(s string) string {
 	}, s)
 }
 
-// StackJSON is one stack of the --json output: frames leaf first.
+// StackJSON is one stack of the --json output: frames leaf first. PID and
+// Comm are set for stacks per process (stackcount -P or -p, profile,
+// offcputime), where pid 0 is the idle task.
 type StackJSON struct {
-	PID    uint32   `json:"pid,omitempty"`
-	Comm   string   `json:"comm,omitempty"`
+	PID    *uint32  `json:"pid,omitempty"`
+	Comm   *string  `json:"comm,omitempty"`
 	Kernel []string `json:"kernel,omitempty"`
 	User   []string `json:"user,omitempty"`
 	Count  uint64   `json:"count"`
 }
 
 // writeStacksJSON writes one JSON object: the time and the stacks.
-func writeStacksJSON(w io.Writer, now time.Time, texts []stackText) error {
+func writeStacksJSON(w io.Writer, now time.Time, texts []stackText, p stackPrint) error {
 	st := make([]StackJSON, 0, len(texts))
 	for _, t := range texts {
-		st = append(st, StackJSON{PID: t.pid, Comm: t.comm, Kernel: t.kernel, User: t.user, Count: t.value})
+		j := StackJSON{Kernel: t.kernel, User: t.user, Count: t.value}
+		if p.PerProcess {
+			pid, comm := t.pid, t.comm
+			j.PID, j.Comm = &pid, &comm
+		}
+		st = append(st, j)
 	}
 	return json.NewEncoder(w).Encode(struct {
 		Time   string      `json:"time"`

@@ -77,7 +77,7 @@ func TestStackFolded(t *testing.T) {
 func TestStackJSON(t *testing.T) {
 	var b bytes.Buffer
 	p := stackPrint{Kernel: true, User: true, PerProcess: true, JSON: true}
-	if err := writeStacksJSON(&b, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), render(stackSamples(), p, fakeSym{})); err != nil {
+	if err := writeStacksJSON(&b, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), render(stackSamples(), p, fakeSym{}), p); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "stacks/stacks.json", b.String())
@@ -112,5 +112,21 @@ func TestStackChoice(t *testing.T) {
 	}
 	if k, u, err := stackChoice(false, false); !k || !u || err != nil {
 		t.Errorf("default: %v %v %v", k, u, err)
+	}
+}
+
+// TestStackShowEmpty: profile shows a -K sample taken in user mode (no
+// kernel frames) under "[in user mode]"; stackcount leaves it out.
+func TestStackShowEmpty(t *testing.T) {
+	s := []StackSample{{PID: 42, Comm: "app", Value: 9}, {PID: 42, Comm: "app", Kernel: []uint64{fakeVfsRead}, Value: 1}}
+	p := stackPrint{Kernel: true, PerProcess: true, Folded: true, ShowEmpty: true}
+	var b bytes.Buffer
+	writeFolded(&b, render(s, p, fakeSym{}), p)
+	if want := "app;vfs_read 1\napp;[in user mode] 9\n"; b.String() != want {
+		t.Errorf("folded:\n%s\nwant:\n%s", b.String(), want)
+	}
+	p.ShowEmpty = false
+	if got := render(s, p, fakeSym{}); len(got) != 1 {
+		t.Errorf("without ShowEmpty: %d stacks, want 1", len(got))
 	}
 }

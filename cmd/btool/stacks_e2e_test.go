@@ -2,6 +2,7 @@ package main
 
 import (
 	"debug/elf"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -189,7 +191,8 @@ func kernelAtLeast(t *testing.T, major, minor int) bool {
 
 // checkSVG checks that the SVG at path is well-formed XML and holds every
 // path of the folded stacks with its total (the sum of the counts of the
-// stacks through it): the data-count of its box.
+// stacks through it): the data-count of its box; paths too narrow to draw
+// (under 0.2 pixel) may be missing.
 func checkSVG(t *testing.T, path string, stacks []flamegraph.Stack) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -258,7 +261,17 @@ func checkSVG(t *testing.T, path string, stacks []flamegraph.Stack) {
 	if len(want) == 0 {
 		t.Fatal("no stacks to check the SVG against")
 	}
+	var total uint64
+	for _, s := range stacks {
+		total += s.Count
+	}
 	for p, n := range want {
+		// The tools draw with flamegraph.Options' default MinWidth:
+		// boxes under 0.1 pixel of the 1,180 drawn are left out, their
+		// counts kept in their parent's.
+		if float64(n)/float64(total)*1180 < 0.2 {
+			continue
+		}
 		if got[p] != n {
 			t.Errorf("SVG box %q has count %d, want %d", p, got[p], n)
 		}
@@ -418,5 +431,107 @@ func TestKernelStackcountIntervals(t *testing.T) {
 	}
 	if summaries < 3 || !strings.HasSuffix(out, "Detaching...\n") {
 		t.Errorf("%d timestamped summaries:\n%s", summaries, out)
+	}
+}
+
+// TestKernelStackcountJSON: --json prints one object per summary with the
+// stacks leaf first and their counts; -p gives pid and comm.
+func TestKernelStackcountJSON(t *testing.T) {
+	requireRoot(t)
+	bin := buildC(t, "stacks.c")
+	const n = 33
+	w := startWorkload(t, bin, "calls", strconv.Itoa(n))
+	tr := startBtool(t, "stackcount", "--json", "-U", "-p", strconv.Itoa(w.pid), bin+":leaf")
+	w.run(t)
+	out := tr.stop(syscall.SIGINT)
+	var got uint64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var s struct {
+			Time   string `json:"time"`
+			Stacks []struct {
+				PID   *int     `json:"pid"`
+				Comm  string   `json:"comm"`
+				User  []string `json:"user"`
+				Count uint64   `json:"count"`
+			} `json:"stacks"`
+		}
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		for _, st := range s.Stacks {
+			if st.PID == nil || *st.PID != w.pid || st.Comm != commOf(bin) || len(st.User) == 0 || st.User[0] != "leaf" {
+				t.Errorf("stack %+v", st)
+			}
+			got += st.Count
+		}
+	}
+	if got != n {
+		t.Errorf("%d calls, want %d:\n%s", got, n, out)
+	}
+}
+
+// TestKernelStackcountCPU: -c counts only the events on that CPU: a
+// program pinned to CPU 0 makes one nanosleep call, seen with -c 0 and not
+// with -c 1.
+func TestKernelStackcountCPU(t *testing.T) {
+	requireRoot(t)
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 CPUs")
+	}
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		t.Skip("no taskset")
+	}
+	bin := buildC(t, "stacks.c")
+	for _, tc := range []struct {
+		cpu  string
+		want uint64
+	}{{"0", 1}, {"1", 0}} {
+		w := startWorkload(t, taskset, "-c", "0", bin, "calls", "1", "5")
+		tr := startBtool(t, "stackcount", "-f", "-K", "-c", tc.cpu, "-p", strconv.Itoa(w.pid), "t:syscalls:sys_enter_nanosleep")
+		w.run(t)
+		out := tr.stop(syscall.SIGINT)
+		if got := sumWith(foldedStacks(t, out), commOf(bin)); got != tc.want {
+			t.Errorf("-c %s: %d calls, want %d:\n%s", tc.cpu, got, tc.want, out)
+		}
+	}
+}
+
+// TestKernelProfileIdle: the idle task (pid 0) is left out unless -I.
+func TestKernelProfileIdle(t *testing.T) {
+	requireRoot(t)
+	for _, idle := range []bool{false, true} {
+		args := []string{"profile", "--json", "-K", "-F", "199", "-d", "1"}
+		if idle {
+			args = append(args, "-I")
+		}
+		tr := startBtool(t, args...)
+		out := tr.wait()
+		var zero uint64
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var s struct {
+				Stacks []struct {
+					PID   *int   `json:"pid"`
+					Count uint64 `json:"count"`
+				} `json:"stacks"`
+			}
+			if err := json.Unmarshal([]byte(line), &s); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, out)
+			}
+			for _, st := range s.Stacks {
+				if st.PID == nil {
+					t.Fatalf("stack without pid:\n%s", out)
+				}
+				if *st.PID == 0 {
+					zero += st.Count
+				}
+			}
+		}
+		switch {
+		case !idle && zero > 0:
+			t.Errorf("%d idle samples without -I", zero)
+		case idle && zero == 0:
+			t.Logf("no idle samples with -I: both CPUs were busy for the whole second")
+		}
 	}
 }
