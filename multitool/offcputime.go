@@ -6,9 +6,12 @@ import (
 	"strings"
 	"time"
 
+	ebtf "github.com/cilium/ebpf/btf"
+
 	"github.com/btool/btool/bpf"
 	"github.com/btool/btool/bpf/compile"
 	"github.com/btool/btool/bpf/feature"
+	"github.com/btool/btool/btf"
 	"github.com/btool/btool/specparse"
 )
 
@@ -32,8 +35,69 @@ type OffcputimeOptions struct {
 // the thread id of the task coming on CPU.
 const offcpuSpec = "t:sched:sched_switch():u32:args->next_pid"
 
+// rawNextPID is the thread id of the task coming on CPU in a raw
+// tracepoint program on sched_switch (see rawSwitchContext).
+var rawNextPID = func() *specparse.ArgdistProbe {
+	p, err := specparse.ParseArgdist("t:sched:sched_switch():u32:next->pid")
+	if err != nil {
+		panic(err) // a constant spec
+	}
+	return p
+}()
+
+// rawSwitchContext returns the context of a raw tracepoint program on
+// sched_switch, whose ctx holds the tracepoint's arguments as u64s:
+// TP_PROTO(bool preempt, struct task_struct *prev, struct task_struct
+// *next, ...), every kernel since 4.17, with next typed from kernel BTF
+// (read with bpf_probe_read_kernel). It fails when the kernel has no raw
+// tracepoints or no BTF, or BTF's btf_trace_sched_switch does not have
+// that shape.
+func rawSwitchContext(f *feature.Features) (*compile.ProbeContext, error) {
+	if err := f.Have(feature.FeatRawTracepoint); err != nil {
+		return nil, err
+	}
+	k, err := btf.LoadKernel()
+	if err != nil {
+		return nil, err
+	}
+	proto, err := k.Type("btf_trace_sched_switch")
+	if err != nil {
+		return nil, err
+	}
+	fp, ok := ebtf.UnderlyingType(proto).(*ebtf.Pointer)
+	var fn *ebtf.FuncProto
+	if ok {
+		fn, ok = ebtf.UnderlyingType(fp.Target).(*ebtf.FuncProto)
+	}
+	// Params[0] is the void *__data of every btf_trace_* typedef.
+	if !ok || len(fn.Params) < 4 {
+		return nil, fmt.Errorf("btf_trace_sched_switch is not (void *, bool, struct task_struct *, struct task_struct *, ...)")
+	}
+	task, err := k.Type("struct task_struct *")
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range []int{2, 3} {
+		if p, ok := ebtf.UnderlyingType(fn.Params[i].Type).(*ebtf.Pointer); !ok || typeName(p.Target) != "task_struct" {
+			return nil, fmt.Errorf("btf_trace_sched_switch argument %d is not a struct task_struct *", i)
+		}
+	}
+	return &compile.ProbeContext{Mode: compile.ModeRawTracepoint, Types: k, Kernel: k, Args: []compile.Arg{
+		{Name: "prev", Type: task, Kind: compile.ArgCtx, Off: 8, Size: 8},
+		{Name: "next", Type: task, Kind: compile.ArgCtx, Off: 16, Size: 8},
+	}}, nil
+}
+
+func typeName(t ebtf.Type) string {
+	if s, ok := ebtf.UnderlyingType(t).(*ebtf.Struct); ok {
+		return s.Name
+	}
+	return ""
+}
+
 // Offcputime sums, per stack, the time threads spend blocked (off CPU):
-// at each context switch (the sched:sched_switch tracepoint) the thread
+// at each context switch (sched_switch: a raw tracepoint where the kernel
+// has one and BTF, else the perf tracepoint) the thread
 // leaving the CPU records its kernel and user stacks and the time, and
 // when it comes back on CPU the time since is added, in microseconds, to
 // those stacks in the kernel (compile.OffCPUSink). Blocks outside
@@ -42,7 +106,8 @@ const offcpuSpec = "t:sched:sched_switch():u32:args->next_pid"
 // an off-CPU flame graph. The idle task is never timed. It returns on ctx
 // cancellation, after the duration or when the -p process exits. Option
 // errors are UsageErrors. Kernel: tracepoints and bpf_get_stackid (4.7),
-// LRU hashes (4.10).
+// LRU hashes (4.10); raw tracepoints (4.17) and BTF for the cheaper
+// program.
 func Offcputime(ctx context.Context, o OffcputimeOptions, env Env) error {
 	kernel, user, err := stackChoice(o.KernelOnly, o.UserOnly)
 	if err != nil {
@@ -77,12 +142,27 @@ func Offcputime(ctx context.Context, o OffcputimeOptions, env Env) error {
 	}
 	keys := stackKeys{Kernel: kernel, User: user, Comm: true}
 	agg := stackSink("offcputime", keys, compile.AggSum, nil)
+	// A raw tracepoint first where the kernel has one and BTF types
+	// next: cheaper per switch than the perf tracepoint, which formats
+	// the event's record for the program first.
+	modes := plan.Modes
+	raw, rawErr := rawSwitchContext(env.Features)
+	if rawErr == nil {
+		modes = append([]compile.Mode{compile.ModeRawTracepoint}, modes...)
+	} else {
+		env.logf("offcputime: no raw tracepoint program on sched_switch (%v): using the perf tracepoint", rawErr)
+	}
 	sinkFor := func(m compile.Mode) (*compile.OffCPUSink, error) {
-		pc, err := plan.Layouts[0].Probe(m)
-		if err != nil {
-			return nil, err
+		exprs, types, pc := ap.Exprs, ap.Types, raw
+		if m != compile.ModeRawTracepoint {
+			var err error
+			if pc, err = plan.Layouts[0].Probe(m); err != nil {
+				return nil, err
+			}
+		} else {
+			exprs, types = rawNextPID.Exprs, rawNextPID.Types
 		}
-		vs, err := compile.CheckValues(ap.Exprs, pc, compile.ValueOptions{Types: ap.Types, Argdist: true})
+		vs, err := compile.CheckValues(exprs, pc, compile.ValueOptions{Types: types, Argdist: true})
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +171,7 @@ func Offcputime(ctx context.Context, o OffcputimeOptions, env Env) error {
 	cookies := env.Features.Have(feature.FeatCookie) == nil
 	// No prologue filters: the sink filters the thread leaving the CPU
 	// itself (see compile.OffCPUSink).
-	probe := &bpf.Probe{Name: "offcputime (sched:sched_switch)", Kind: plan.Kind, Targets: plan.Targets, Modes: plan.Modes,
+	probe := &bpf.Probe{Name: "offcputime (sched:sched_switch)", Kind: plan.Kind, Targets: plan.Targets, Modes: modes,
 		Build: func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
 			s, err := sinkFor(m)
 			if err != nil {

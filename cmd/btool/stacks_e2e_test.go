@@ -315,13 +315,28 @@ func TestKernelProfileBusyLoop(t *testing.T) {
 // 100 ms in nap() reports the stack main;nap (user) with the nanosleep
 // path (kernel) and about 500,000 us; the SVG holds every stack with
 // those totals.
+//
+// It runs on the raw tracepoint (BTF-typed next->pid) where the kernel has
+// one, and again on the perf tracepoint (args->next_pid from the format).
 func TestKernelOffcputimeNap(t *testing.T) {
 	requireRoot(t)
+	for _, mode := range []string{"raw_tracepoint", "tracepoint"} {
+		t.Run(mode, func(t *testing.T) {
+			var extra []string
+			if mode == "tracepoint" {
+				extra = []string{"--no-feature", "raw_tracepoint"}
+			}
+			testOffcputimeNap(t, mode, extra)
+		})
+	}
+}
+
+func testOffcputimeNap(t *testing.T, mode string, extra []string) {
 	bin := buildC(t, "stacks.c")
 	const ms, naps = 100, 5
 	w := startWorkload(t, bin, "sleep", strconv.Itoa(ms), strconv.Itoa(naps))
 	svg := filepath.Join(t.TempDir(), "offcpu.svg")
-	tr := startBtool(t, "offcputime", "-f", "--svg", svg, "-p", strconv.Itoa(w.pid))
+	tr := startBtool(t, append([]string{"offcputime", "--verbose", "-f", "--svg", svg, "-p", strconv.Itoa(w.pid)}, extra...)...)
 	w.run(t)
 	out := tr.stop(syscall.SIGINT)
 	stacks := foldedStacks(t, out)
@@ -334,6 +349,9 @@ func TestKernelOffcputimeNap(t *testing.T) {
 	}
 	if k := sumWith(stacks, "nap", "-"); k != got {
 		t.Errorf("nap's blocks with a kernel stack: %d us of %d:\n%s", k, got, out)
+	}
+	if want := "attached with " + mode; !strings.Contains(tr.err.String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, tr.err.String())
 	}
 	checkSVG(t, svg, stacks)
 }
