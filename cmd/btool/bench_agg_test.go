@@ -4,14 +4,19 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/btool/btool/internal/cfixtures"
 	"github.com/btool/btool/internal/testutil"
@@ -23,11 +28,14 @@ import (
 // the events.
 
 // timeUnder starts a tracer, runs work once it is attached, stops the
-// tracer with SIGINT and returns how long work took. btool is told to
-// write a ready file once attached; any other tracer must print a line
+// tracer with SIGINT and returns how long work took, and how long the
+// kernel ran the BPF programs that appeared while the tracer started
+// (kernel.bpf_stats_enabled; 0 where the kernel can't say). btool is told
+// to write a ready file once attached; any other tracer must print a line
 // containing "ready".
-func timeUnder(b *testing.B, work func() time.Duration, name string, args ...string) time.Duration {
+func timeUnder(b *testing.B, work func() time.Duration, name string, args ...string) (time.Duration, time.Duration) {
 	b.Helper()
+	before := progStats()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ready := ""
@@ -70,34 +78,89 @@ func timeUnder(b *testing.B, work func() time.Duration, name string, args ...str
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
+	start := progStats()
+	for id := range start {
+		if _, old := before[id]; old {
+			delete(start, id) // not the tracer's
+		}
+	}
 	d := work()
+	var ran time.Duration
+	for id, s := range progStats() {
+		if s0, ok := start[id]; ok {
+			ran += s - s0
+		}
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	if ready == "" {
 		go r.WriteTo(devNull{})
 	}
 	cmd.Wait()
-	return d
+	return d, ran
 }
 
+// progStats returns the run time of every loaded BPF program by id, with
+// the kernel's BPF statistics switched on (they stay on for the run of
+// the benchmark binary).
+func progStats() map[ebpf.ProgramID]time.Duration {
+	if stats == nil {
+		stats, _ = ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	}
+	out := map[ebpf.ProgramID]time.Duration{}
+	var id ebpf.ProgramID
+	for {
+		var err error
+		if id, err = ebpf.ProgramGetNextID(id); err != nil {
+			return out
+		}
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		if st, err := p.Stats(); err == nil {
+			out[id] = st.Runtime
+		}
+		p.Close()
+	}
+}
+
+// stats keeps the kernel's BPF run-time statistics on while it is open.
+var stats io.Closer
+
 // benchPerEvent reports the bare cost of one event of work (events per
-// run) and what btool and bpftrace add to it.
+// run) and what btool and bpftrace add to it: medians over b.N rounds,
+// each round timing the bare workload next to the traced ones, so a
+// machine whose load drifts compares like with like.
 func benchPerEvent(b *testing.B, events int, work func() time.Duration, btoolArgs []string, bpftraceProg string) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
-	var bare, traced time.Duration
-	for i := 0; i < b.N; i++ {
-		bare += work()
-		traced += timeUnder(b, work, testutil.BtoolBin(b), btoolArgs...)
+	bt, err := exec.LookPath("bpftrace")
+	if err != nil || bpftraceProg == "" || os.Getenv("BTOOL_BENCH_NO_BPFTRACE") != "" {
+		bt = ""
 	}
-	per := func(d time.Duration, runs int) float64 { return float64(d) / float64(runs) / float64(events) }
-	b.ReportMetric(per(bare, b.N), "bare-ns/event")
-	b.ReportMetric(per(traced-bare, b.N), "btool-added-ns/event")
-	if bt, err := exec.LookPath("bpftrace"); err == nil && bpftraceProg != "" && os.Getenv("BTOOL_BENCH_NO_BPFTRACE") == "" {
-		// One bpftrace run per benchmark call: its start and exit take
-		// long enough to dominate make bench otherwise.
-		d := timeUnder(b, work, bt, "-e", `BEGIN { printf("ready\n"); } `+bpftraceProg)
-		b.ReportMetric(per(d, 1)-per(bare, b.N), "bpftrace-added-ns/event")
+	var bare, btool, bpftrace, btoolBPF, bpftraceBPF []float64
+	per := func(d time.Duration) float64 { return float64(d) / float64(events) }
+	for i := 0; i < b.N; i++ {
+		base := per(work())
+		bare = append(bare, base)
+		d, ran := timeUnder(b, work, testutil.BtoolBin(b), btoolArgs...)
+		btool, btoolBPF = append(btool, per(d)-base), append(btoolBPF, per(ran))
+		if bt != "" {
+			d, ran := timeUnder(b, work, bt, "-e", `BEGIN { printf("ready\n"); } `+bpftraceProg)
+			bpftrace, bpftraceBPF = append(bpftrace, per(d)-base), append(bpftraceBPF, per(ran))
+		}
+	}
+	median := func(x []float64) float64 {
+		sort.Float64s(x)
+		return x[len(x)/2]
+	}
+	b.ReportMetric(median(bare), "bare-ns/event")
+	b.ReportMetric(median(btool), "btool-added-ns/event")
+	b.ReportMetric(median(btoolBPF), "btool-bpf-ns/event")
+	if len(bpftrace) > 0 {
+		b.ReportMetric(median(bpftrace), "bpftrace-added-ns/event")
+		b.ReportMetric(median(bpftraceBPF), "bpftrace-bpf-ns/event")
 	}
 }
 
@@ -180,7 +243,6 @@ func TestKernelBenchFunclatencyVfsRead(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	bare := run()
 	for _, tc := range []struct{ feature, noFeature, mode string }{
 		{"fentry", "kprobe_multi", "fentry"},
 		{"kprobe_multi", "fentry", "kprobe_multi"},
@@ -190,6 +252,9 @@ func TestKernelBenchFunclatencyVfsRead(t *testing.T) {
 			if !haveFeature(t, tc.feature) {
 				return
 			}
+			// The bare run next to the traced one: the VM's emulated
+			// clock drifts between runs.
+			bare := run()
 			tr := startBtool(t, "funclatency", "-v", "--no-feature", tc.noFeature, "vfs_read")
 			d := run()
 			out := tr.stop(syscall.SIGINT)
