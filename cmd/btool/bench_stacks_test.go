@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,62 +47,22 @@ func BenchmarkProfile99Hz(b *testing.B) {
 	}
 }
 
-// BenchmarkStackcountGetpidOverhead: per-event cost of counting the kernel
-// stacks of getpid calls (a high-rate tracepoint), as the wall time of a
-// getpid loop under each tracer minus the bare loop, per call: btool
-// stackcount -K against bpftrace's @[kstack] = count(), and btool with
-// both stacks (its default).
-func BenchmarkStackcountGetpidOverhead(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
-	const n = 1_000_000
-	work := testutil.Workload(b, "getpid")
-	loop := func() time.Duration {
-		start := time.Now()
-		if out, err := exec.Command(work, "-n", strconv.Itoa(n)).CombinedOutput(); err != nil {
-			b.Fatalf("%v: %s", err, out)
-		}
-		return time.Since(start)
-	}
-	under := func(ready, name string, args ...string) time.Duration {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		out, _ := cmd.StdoutPipe()
-		cmd.Stderr = nil
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		r := bufio.NewReader(out)
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				b.Fatalf("%s died", name)
-			}
-			if strings.Contains(l, ready) {
-				break
-			}
-		}
-		d := loop()
-		cmd.Process.Signal(syscall.SIGINT)
-		go r.WriteTo(devNull{})
-		cmd.Wait()
-		return d
-	}
-	var bare, kernel, both time.Duration
-	bin := testutil.BtoolBin(b)
-	for i := 0; i < b.N; i++ {
-		bare += loop()
-		kernel += under("Tracing", bin, "stackcount", "-K", "t:syscalls:sys_enter_getpid")
-		both += under("Tracing", bin, "stackcount", "t:syscalls:sys_enter_getpid")
-	}
-	per := func(d time.Duration) float64 { return float64(d-bare) / float64(b.N) / n }
-	b.ReportMetric(float64(bare)/float64(b.N)/n, "bare-ns/call")
-	b.ReportMetric(per(kernel), "btool-K-ns/event")
-	b.ReportMetric(per(both), "btool-KU-ns/event")
-	if bt, err := exec.LookPath("bpftrace"); err == nil && os.Getenv("BTOOL_BENCH_NO_BPFTRACE") == "" {
-		d := under("ready", bt, "-e", `tracepoint:syscalls:sys_enter_getpid { @[kstack] = count(); } BEGIN { printf("ready\n"); }`)
-		b.ReportMetric((float64(d)-float64(bare)/float64(b.N))/n, "bpftrace-ns/event")
-	}
+// BenchmarkStackcountKernelOverhead: per-event cost of counting the
+// kernel stacks of read(2) calls (a high-rate syscall tracepoint),
+// stackcount -K against bpftrace's @[kstack] = count(), with the BPF run
+// time per event (see benchPerEvent).
+func BenchmarkStackcountKernelOverhead(b *testing.B) {
+	const n = 300_000
+	benchPerEvent(b, n, ddReads(b, n),
+		[]string{"stackcount", "-K", "t:syscalls:sys_enter_read"},
+		`tracepoint:syscalls:sys_enter_read { @[kstack] = count(); }`)
+}
+
+// BenchmarkStackcountBothOverhead: the same with kernel and user stacks
+// (stackcount's default) against @[kstack, ustack] = count().
+func BenchmarkStackcountBothOverhead(b *testing.B) {
+	const n = 300_000
+	benchPerEvent(b, n, ddReads(b, n),
+		[]string{"stackcount", "t:syscalls:sys_enter_read"},
+		`tracepoint:syscalls:sys_enter_read { @[kstack, ustack] = count(); }`)
 }
