@@ -209,7 +209,7 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 	rd.keepEmpty = r.print.ShowEmpty
 	var svg *svgStacks
 	if r.svg != "" {
-		svg = &svgStacks{}
+		svg = &svgStacks{kinds: map[string]symbolize.Kind{}}
 	}
 	out := newAsyncWriter(env.Out)
 	banner := out.buffer()
@@ -243,7 +243,7 @@ func runStackTool(ctx context.Context, env Env, r stackRun) error {
 		texts := render(samples, r.print, sym)
 		if svg != nil {
 			fp := r.print
-			fp.Folded, fp.Offsets, fp.Addrs = true, false, false
+			fp.Folded, fp.Offsets, fp.Addrs, fp.Kinds = true, false, false, svg.kinds
 			svg.add(render(samples, fp, sym), fp)
 		}
 		switch {

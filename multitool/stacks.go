@@ -257,6 +257,10 @@ type stackPrint struct {
 	// out: profile and offcputime, where they still say who was on (or
 	// off) CPU.
 	ShowEmpty bool
+	// Kinds, when not nil, collects the kind of every user frame name
+	// the symbolizer knows as Go or JIT code, for the flame graph's
+	// colours (a name alone can't say it is JIT code).
+	Kinds map[string]symbolize.Kind
 }
 
 // stackText is a sample rendered: the frames as printed, for merging
@@ -351,6 +355,9 @@ func appendFrameNames(dst []string, addrs []uint64, user bool, pid uint32, p sta
 			name := f.Name
 			if name == "" {
 				name = "[unknown]"
+			}
+			if p.Kinds != nil && user && (f.Kind == symbolize.KindGo || f.Kind == symbolize.KindJIT) {
+				p.Kinds[name] = f.Kind
 			}
 			if !p.Folded && !p.JSON {
 				switch {
@@ -506,6 +513,7 @@ func writeStacksJSON(w io.Writer, now time.Time, texts []stackText, p stackPrint
 type svgStacks struct {
 	mu     sync.Mutex
 	stacks []flamegraph.Stack
+	kinds  map[string]symbolize.Kind // user frames known as Go or JIT code
 }
 
 func (s *svgStacks) add(texts []stackText, p stackPrint) {
@@ -523,22 +531,16 @@ func (s *svgStacks) add(texts []stackText, p stackPrint) {
 	}
 }
 
-// writeSVG writes the gathered stacks as a flame graph to path. Kernel-only
-// stacks have no delimiter: their frames are drawn as kernel frames.
+// writeSVG writes the gathered stacks as a flame graph to path. Frames are
+// coloured by kind: the comm first, kernel frames (all of them in
+// kernel-only stacks, which have no delimiter), user frames the
+// symbolizer found as JIT (perf maps) or Go (pclntab) code, else as
+// flamegraph.DefaultKind guesses from the name.
 func (s *svgStacks) writeSVG(path, title, countName string, p stackPrint) error {
 	if s == nil || path == "" {
 		return nil
 	}
-	o := flamegraph.Options{Title: title, CountName: countName}
-	if p.Kernel && !p.User {
-		comm := p.PerProcess
-		o.Kind = func(frame string, depth int, after bool) flamegraph.FrameKind {
-			if comm && depth == 0 {
-				return flamegraph.Other
-			}
-			return flamegraph.Kernel
-		}
-	}
+	o := flamegraph.Options{Title: title, CountName: countName, Kind: s.kindFunc(p)}
 	var buf bytes.Buffer
 	if err := flamegraph.Write(&buf, s.stacks, o); err != nil {
 		return err
@@ -547,6 +549,24 @@ func (s *svgStacks) writeSVG(path, title, countName string, p stackPrint) error 
 		return fmt.Errorf("--svg: %w", err)
 	}
 	return nil
+}
+
+// kindFunc returns the flamegraph.Options.Kind of stacks printed as p.
+func (s *svgStacks) kindFunc(p stackPrint) func(frame string, depth int, after bool) flamegraph.FrameKind {
+	comm, kernelOnly, kinds := p.PerProcess, p.Kernel && !p.User, s.kinds
+	return func(frame string, depth int, after bool) flamegraph.FrameKind {
+		switch {
+		case comm && depth == 0:
+			return flamegraph.Other
+		case kernelOnly:
+			return flamegraph.Kernel // no delimiter: every frame is the kernel's
+		case !after && kinds[frame] == symbolize.KindJIT:
+			return flamegraph.JIT
+		case !after && kinds[frame] == symbolize.KindGo:
+			return flamegraph.Go
+		}
+		return flamegraph.DefaultKind(frame, depth, after)
+	}
 }
 
 // pidWatcher snapshots the memory map of every process that appears in a

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/btool/btool/internal/flamegraph"
+	"github.com/btool/btool/multitool/symbolize"
 )
 
 // stackSamples are samples over fakeSym's symbols: two processes with the
@@ -128,5 +129,54 @@ func TestStackShowEmpty(t *testing.T) {
 	p.ShowEmpty = false
 	if got := render(s, p, fakeSym{}); len(got) != 1 {
 		t.Errorf("without ShowEmpty: %d stacks, want 1", len(got))
+	}
+}
+
+// jitSym is fakeSym plus frames of kinds: a JIT frame at 0x5000 and a Go
+// frame at 0x6000.
+type jitSym struct{ fakeSym }
+
+func (jitSym) KernelFrame(addr uint64) (symbolize.Frame, bool) {
+	name, off, ok := fakeSym{}.Kernel(addr)
+	return symbolize.Frame{Name: name, Off: off, Kind: symbolize.KindKernel}, ok
+}
+
+func (jitSym) UserFrames(pid uint32, addr uint64, dst []symbolize.Frame) []symbolize.Frame {
+	switch {
+	case addr >= 0x5000 && addr < 0x5100:
+		return append(dst, symbolize.Frame{Name: "LazyCompile:*hot", Kind: symbolize.KindJIT})
+	case addr >= 0x6000 && addr < 0x6100:
+		return append(dst, symbolize.Frame{Name: "main.work", Kind: symbolize.KindGo})
+	}
+	name, off, _, _ := fakeSym{}.User(pid, addr)
+	return append(dst, symbolize.Frame{Name: name, Off: off, Kind: symbolize.KindSymtab})
+}
+
+// TestStackSVGKinds: frames the symbolizer knows as JIT or Go code get
+// those colours in the SVG, kernel frames after the delimiter the
+// kernel's, the comm none; kernel-only stacks are all kernel.
+func TestStackSVGKinds(t *testing.T) {
+	svg := &svgStacks{kinds: map[string]symbolize.Kind{}}
+	p := stackPrint{Kernel: true, User: true, PerProcess: true, Folded: true, Kinds: svg.kinds}
+	s := []StackSample{{PID: 42, Comm: "node", Kernel: []uint64{fakeVfsRead}, User: []uint64{0x5010, 0x6010, fakeMain + 8}, Value: 3}}
+	svg.add(render(s, p, jitSym{}), p)
+	if len(svg.stacks) != 1 {
+		t.Fatalf("stacks %v", svg.stacks)
+	}
+	kind := svg.kindFunc(p)
+	want := []flamegraph.FrameKind{flamegraph.Other, flamegraph.User, flamegraph.Go, flamegraph.JIT, flamegraph.Other, flamegraph.Kernel}
+	after := false
+	for i, f := range svg.stacks[0].Frames {
+		if f == flamegraph.Delimiter {
+			after = true
+			continue
+		}
+		if got := kind(f, i, after); got != want[i] {
+			t.Errorf("frame %d %q: %v, want %v (frames %q)", i, f, got, want[i], svg.stacks[0].Frames)
+		}
+	}
+	k := svg.kindFunc(stackPrint{Kernel: true})
+	if got := k("vfs_read", 0, false); got != flamegraph.Kernel {
+		t.Errorf("kernel-only stack frame: %v", got)
 	}
 }
