@@ -200,8 +200,20 @@ func TestKernelFunclatencyRecursive(t *testing.T) {
 	const n = 6
 	l, stderr := runLatency(t, bin, n, bin+":lat_recurse", "-u")
 	rows := l.rows[""]
-	if rows[2048] < n-latSlack(n) || rows[2048]+rows[4096]+rows[8192]+rows[16384] != 3*n ||
-		rows[2048]+rows[4096] < 2*n-latSlack(n) || rows[8192]+rows[16384] < n {
+	// A late timer only makes a call longer (the VMs' emulated timers
+	// overshoot by tens of milliseconds under load): no call may land
+	// below its level, and each level has most of its calls in its bucket.
+	var total, below, outer uint64
+	for b, c := range rows {
+		total += c
+		if b < 2048 {
+			below += c
+		}
+		if b >= 8192 {
+			outer += c
+		}
+	}
+	if total != 3*n || below != 0 || rows[2048] < n-latSlack(n) || rows[2048]+rows[4096] < 2*n-latSlack(n) || outer < n {
 		t.Errorf("levels not timed right: want %d calls each in 2048, 4096 and 8192 usecs, have %v", n, rows)
 	}
 	l.checkAvg(t, 3*n, (2500+5500+11000)/3, 16383)
@@ -370,7 +382,10 @@ func TestKernelFunclatencyVFSRead(t *testing.T) {
 		if f.count != k.count {
 			t.Errorf("fentry timed %d reads, kprobe %d", f.count, k.count)
 		}
-		near := func(a, b uint64) bool { return a <= 2*b+1 && b <= 2*a+1 }
+		// Within two buckets: in the software-emulated VMs a kretprobe's
+		// trampoline adds to every call it times (on 5.10 the kprobe
+		// shape sat one to two buckets above fentry's).
+		near := func(a, b uint64) bool { return a <= 4*b+1 && b <= 4*a+1 }
 		if !near(f.lowest, k.lowest) || !near(f.median, k.median) {
 			t.Errorf("shapes differ: fentry %+v, kprobe %+v (buckets by their low bound, ns)", f, k)
 		}
