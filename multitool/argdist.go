@@ -421,6 +421,7 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 	if a.plan, err = pl.Plan(head); err != nil {
 		return err
 	}
+	a.plan.Modes = perfTracepointFirst(a.plan.Modes)
 	filtersFor := func(plan *Plan, m compile.Mode) compile.Filters {
 		f := filters
 		if m == compile.ModeRawSyscalls {
@@ -450,6 +451,7 @@ func (a *argdistProbe) prepare(pl *Planner, o ArgdistOptions, filters compile.Fi
 		if a.entry, err = pl.Plan(&eh); err != nil {
 			return err
 		}
+		a.entry.Modes = perfTracepointFirst(a.entry.Modes)
 		entryStash := func(l int, m compile.Mode) (*compile.Stash, error) {
 			pc, err := a.entry.Layouts[l].Probe(m)
 			if err != nil {

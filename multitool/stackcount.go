@@ -119,10 +119,7 @@ func Stackcount(ctx context.Context, o StackcountOptions, env Env) error {
 // there against 896 ns on the perf tracepoint (BenchmarkStackcountKernel*).
 func stackProbe(plan *Plan, name, prog string, filters compile.Filters, sink compile.Sink, f *feature.Features) *bpf.Probe {
 	cookies := f.Have(feature.FeatCookie) == nil
-	modes := plan.Modes
-	if len(modes) > 1 && modes[0] == compile.ModeRawSyscalls {
-		modes = append(append([]compile.Mode(nil), modes[1:]...), modes[0])
-	}
+	modes := perfTracepointFirst(plan.Modes)
 	return &bpf.Probe{Name: name, Kind: plan.Kind, Return: plan.Return, Targets: plan.Targets, Modes: modes,
 		Build: func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
 			fl := filters
