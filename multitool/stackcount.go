@@ -111,15 +111,16 @@ func Stackcount(ctx context.Context, o StackcountOptions, env Env) error {
 // stackProbe returns the probe of plan whose programs run sink, name
 // naming it in messages and prog its programs.
 //
-// A single syscall's tracepoint goes on the perf tracepoint first, the raw
-// sys_enter/sys_exit tracepoint filtered by number only as a fallback: the
-// raw one runs for every system call of the machine, and its kernel
-// stacks, taken from inside the BPF helper, are three frames deeper to
-// walk and hash; bpf_get_stackid made the event cost 1,671 ns of BPF time
-// there against 896 ns on the perf tracepoint (BenchmarkStackcountKernel*).
+// A single syscall's tracepoint stays on the raw sys_enter/sys_exit
+// tracepoint filtered by number, although it runs for every system call of
+// the machine and its kernel stacks are three frames deeper to walk
+// (bpf_get_stackid: 1,671 ns of BPF time per event against 896 ns on the
+// perf tracepoint, BenchmarkStackcountKernel*): on the perf syscall
+// tracepoint the kernels of the 5.10 and 6.1 VMs hand the program the
+// task's user registers, so every kernel stack came back empty.
 func stackProbe(plan *Plan, name, prog string, filters compile.Filters, sink compile.Sink, f *feature.Features) *bpf.Probe {
 	cookies := f.Have(feature.FeatCookie) == nil
-	modes := perfTracepointFirst(plan.Modes)
+	modes := plan.Modes
 	return &bpf.Probe{Name: name, Kind: plan.Kind, Return: plan.Return, Targets: plan.Targets, Modes: modes,
 		Build: func(m compile.Mode, targets []compile.Target) (*compile.Object, error) {
 			fl := filters
