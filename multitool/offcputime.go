@@ -186,17 +186,7 @@ func Offcputime(ctx context.Context, o OffcputimeOptions, env Env) error {
 	pr := stackPrint{Kernel: kernel, User: user, PerProcess: true, Delimiter: o.Delimiter, Folded: o.Folded, JSON: o.JSON, ProfileStyle: true, ShowEmpty: true}
 	banner := func(int) string {
 		var b strings.Builder
-		who := "all threads"
-		if o.PID != 0 {
-			who = fmt.Sprintf("PID %d", o.PID)
-		}
-		how := "user + kernel"
-		if !kernel {
-			how = "user"
-		} else if !user {
-			how = "kernel"
-		}
-		fmt.Fprintf(&b, "Tracing off-CPU time (us) of %s by %s stack", who, how)
+		fmt.Fprintf(&b, "Tracing off-CPU time (us) of %s", bannerWhom(o.PID, kernel, user))
 		if o.Duration > 0 {
 			fmt.Fprintf(&b, " for %v.\n", o.Duration)
 		} else {

@@ -83,17 +83,7 @@ func Profile(ctx context.Context, o ProfileOptions, env Env) error {
 	pr := stackPrint{Kernel: kernel, User: user, PerProcess: true, Delimiter: o.Delimiter, Folded: o.Folded, JSON: o.JSON, ProfileStyle: true, ShowEmpty: true}
 	banner := func(int) string {
 		var b strings.Builder
-		who := "all threads"
-		if o.PID != 0 {
-			who = fmt.Sprintf("PID %d", o.PID)
-		}
-		how := "user + kernel"
-		if !kernel {
-			how = "user"
-		} else if !user {
-			how = "kernel"
-		}
-		fmt.Fprintf(&b, "Sampling at %d Hertz of %s by %s stack", o.Freq, who, how)
+		fmt.Fprintf(&b, "Sampling at %d Hertz of %s", o.Freq, bannerWhom(o.PID, kernel, user))
 		if o.CPU >= 0 {
 			fmt.Fprintf(&b, " on CPU#%d", o.CPU)
 		}
@@ -113,4 +103,20 @@ func Profile(ctx context.Context, o ProfileOptions, env Env) error {
 		print: pr, banner: banner, quietBanner: o.Folded, interval: o.Interval, duration: o.Duration,
 		svg: o.SVG, svgTitle: fmt.Sprintf("profile at %d Hz", o.Freq), unit: "samples", keep: keep,
 	})
+}
+
+// bannerWhom is what profile's and offcputime's banners say they watch:
+// "all threads" or "PID n", "by user + kernel stack" (or only one kind).
+func bannerWhom(pid int, kernel, user bool) string {
+	who := "all threads"
+	if pid != 0 {
+		who = fmt.Sprintf("PID %d", pid)
+	}
+	how := "user + kernel"
+	if !kernel {
+		how = "user"
+	} else if !user {
+		how = "kernel"
+	}
+	return who + " by " + how + " stack"
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,6 +25,61 @@ func stackFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ready-file", Usage: "write `FILE` once every probe is attached", Hidden: true},
 		&cli.BoolFlag{Name: "verbose", Usage: "explain attach decisions (mechanism chosen, fallbacks, timings)"},
 	}
+}
+
+// stackRun holds the options profile and offcputime share.
+type stackRun struct {
+	pid                             int
+	kernelOnly, userOnly, delimiter bool
+	folded, json, dryRun            bool
+	svg                             string
+	duration                        time.Duration
+}
+
+// stackRunFlags returns the flags behind stackRun, then stackFlags; the
+// usages say what -p selects, what -f prints and what --svg draws.
+func stackRunFlags(pidUsage, foldedUsage, svgUsage string) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: pidUsage},
+		&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+		&cli.BoolFlag{Name: "kernel-stacks-only", Aliases: []string{"K"}, Usage: "kernel stacks only"},
+		&cli.BoolFlag{Name: "user-stacks-only", Aliases: []string{"U"}, Usage: "user stacks only"},
+		&cli.BoolFlag{Name: "delimited", Usage: "insert -- between kernel and user stacks"},
+		&cli.BoolFlag{Name: "folded", Aliases: []string{"f"}, Usage: foldedUsage},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON object at the end"},
+		&cli.StringFlag{Name: "svg", Usage: svgUsage},
+		&cli.BoolFlag{Name: "dump", Usage: "print the generated BPF instructions and exit"},
+	}, stackFlags()...)
+}
+
+// parseStackRun reads and checks stackRun's flags: DURATION comes from -d
+// or the one argument. Errors are usage errors.
+func parseStackRun(c *cli.Context) (stackRun, error) {
+	r := stackRun{
+		pid: c.Int("pid"), kernelOnly: c.Bool("kernel-stacks-only"), userOnly: c.Bool("user-stacks-only"),
+		delimiter: c.Bool("delimited"), folded: c.Bool("folded"), json: c.Bool("json"), svg: c.String("svg"), dryRun: c.Bool("dump"),
+	}
+	if c.Args().Len() > 1 {
+		return r, usage("expected at most one DURATION, got %d arguments", c.Args().Len())
+	}
+	if r.kernelOnly && r.userOnly {
+		return r, usage("-K and -U are mutually exclusive: both stacks are the default")
+	}
+	if r.folded && r.json {
+		return r, usage("-f and --json are mutually exclusive")
+	}
+	d := c.String("duration")
+	if c.Args().Len() == 1 {
+		if d != "" {
+			return r, usage("give the duration once: -d or an argument, not both")
+		}
+		d = c.Args().First()
+	}
+	var err error
+	if r.duration, err = secondsOrZero("d", d); err != nil {
+		return r, err
+	}
+	return r, multitool.CheckPID("-p", int64(r.pid))
 }
 
 // cpuShort is the short name of the command's --cpu flag: c or C.
@@ -139,38 +195,23 @@ func profileCommand(stdout, stderr io.Writer) *cli.Command {
 			"  btool profile -d 5 --svg cpu.svg             # a flame graph",
 		UseShortOptionHandling: true,
 		OnUsageError:           onUsageError,
-		Flags: append([]cli.Flag{
-			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "sample only process `PID`"},
+		Flags: append(stackRunFlags("sample only process `PID`", "folded output, one stack a line (flamegraph.pl, speedscope)", "write a flame graph of the run to `FILE`"),
 			&cli.StringFlag{Name: "cpu", Aliases: []string{"C"}, Usage: "sample only on `CPU`"},
 			&cli.StringFlag{Name: "frequency", Aliases: []string{"F"}, Usage: "sample `HZ` times a second on each CPU (default 49)"},
-			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
-			&cli.BoolFlag{Name: "kernel-stacks-only", Aliases: []string{"K"}, Usage: "kernel stacks only"},
-			&cli.BoolFlag{Name: "user-stacks-only", Aliases: []string{"U"}, Usage: "user stacks only"},
 			&cli.BoolFlag{Name: "include-idle", Aliases: []string{"I"}, Usage: "include the idle task's samples"},
-			&cli.BoolFlag{Name: "delimited", Usage: "insert -- between kernel and user stacks"},
-			&cli.BoolFlag{Name: "folded", Aliases: []string{"f"}, Usage: "folded output, one stack a line (flamegraph.pl, speedscope)"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object at the end"},
-			&cli.StringFlag{Name: "svg", Usage: "write a flame graph of the run to `FILE`"},
-			&cli.BoolFlag{Name: "dump", Usage: "print the generated BPF instructions and exit"},
-		}, stackFlags()...),
+		),
 		Action: func(c *cli.Context) error {
-			if c.Args().Len() > 1 {
-				return usage("expected at most one DURATION, got %d arguments", c.Args().Len())
+			r, err := parseStackRun(c)
+			if err != nil {
+				return err
 			}
 			env, err := newEnv(c, stdout, stderr)
 			if err != nil {
 				return err
 			}
 			o := multitool.ProfileOptions{
-				PID: c.Int("pid"), KernelOnly: c.Bool("kernel-stacks-only"), UserOnly: c.Bool("user-stacks-only"),
-				IncludeIdle: c.Bool("include-idle"), Delimiter: c.Bool("delimited"), Folded: c.Bool("folded"),
-				JSON: c.Bool("json"), SVG: c.String("svg"), DryRun: c.Bool("dump"),
-			}
-			if o.KernelOnly && o.UserOnly {
-				return usage("-K and -U are mutually exclusive: both stacks are the default")
-			}
-			if o.Folded && o.JSON {
-				return usage("-f and --json are mutually exclusive")
+				PID: r.pid, KernelOnly: r.kernelOnly, UserOnly: r.userOnly, IncludeIdle: c.Bool("include-idle"),
+				Delimiter: r.delimiter, Folded: r.folded, JSON: r.json, SVG: r.svg, DryRun: r.dryRun, Duration: r.duration,
 			}
 			if s := c.String("frequency"); s != "" {
 				n, err := strconv.ParseUint(s, 10, 64)
@@ -179,20 +220,7 @@ func profileCommand(stdout, stderr io.Writer) *cli.Command {
 				}
 				o.Freq = n
 			}
-			d := c.String("duration")
-			if c.Args().Len() == 1 {
-				if d != "" {
-					return usage("give the duration once: -d or an argument, not both")
-				}
-				d = c.Args().First()
-			}
-			if o.Duration, err = secondsOrZero("d", d); err != nil {
-				return err
-			}
 			if o.CPU, err = cpuFlag(c); err != nil {
-				return err
-			}
-			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
 				return err
 			}
 			return runProfile(c.Context, o, env)
@@ -211,36 +239,22 @@ func offcputimeCommand(stdout, stderr io.Writer) *cli.Command {
 			"  btool offcputime -d 5 --svg offcpu.svg        # an off-CPU flame graph",
 		UseShortOptionHandling: true,
 		OnUsageError:           onUsageError,
-		Flags: append([]cli.Flag{
-			&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace only process `PID`"},
-			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
-			&cli.BoolFlag{Name: "kernel-stacks-only", Aliases: []string{"K"}, Usage: "kernel stacks only"},
-			&cli.BoolFlag{Name: "user-stacks-only", Aliases: []string{"U"}, Usage: "user stacks only"},
+		Flags: append(stackRunFlags("trace only process `PID`", "folded output, microseconds as counts", "write an off-CPU flame graph to `FILE`"),
 			&cli.StringFlag{Name: "min-block-time", Aliases: []string{"m"}, Usage: "skip blocks shorter than `US` microseconds"},
 			&cli.StringFlag{Name: "max-block-time", Aliases: []string{"M"}, Usage: "skip blocks longer than `US` microseconds"},
-			&cli.BoolFlag{Name: "delimited", Usage: "insert -- between kernel and user stacks"},
-			&cli.BoolFlag{Name: "folded", Aliases: []string{"f"}, Usage: "folded output, microseconds as counts"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object at the end"},
-			&cli.StringFlag{Name: "svg", Usage: "write an off-CPU flame graph to `FILE`"},
-			&cli.BoolFlag{Name: "dump", Usage: "print the generated BPF instructions and exit"},
-		}, stackFlags()...),
+		),
 		Action: func(c *cli.Context) error {
-			if c.Args().Len() > 1 {
-				return usage("expected at most one DURATION, got %d arguments", c.Args().Len())
+			r, err := parseStackRun(c)
+			if err != nil {
+				return err
 			}
 			env, err := newEnv(c, stdout, stderr)
 			if err != nil {
 				return err
 			}
 			o := multitool.OffcputimeOptions{
-				PID: c.Int("pid"), KernelOnly: c.Bool("kernel-stacks-only"), UserOnly: c.Bool("user-stacks-only"),
-				Delimiter: c.Bool("delimited"), Folded: c.Bool("folded"), JSON: c.Bool("json"), SVG: c.String("svg"), DryRun: c.Bool("dump"),
-			}
-			if o.KernelOnly && o.UserOnly {
-				return usage("-K and -U are mutually exclusive: both stacks are the default")
-			}
-			if o.Folded && o.JSON {
-				return usage("-f and --json are mutually exclusive")
+				PID: r.pid, KernelOnly: r.kernelOnly, UserOnly: r.userOnly, Delimiter: r.delimiter,
+				Folded: r.folded, JSON: r.json, SVG: r.svg, DryRun: r.dryRun, Duration: r.duration,
 			}
 			for _, f := range []struct {
 				short, long string
@@ -259,19 +273,6 @@ func offcputimeCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			if o.MaxUs != 0 && o.MaxUs < o.MinUs {
 				return usage("-M %d is below -m %d", o.MaxUs, o.MinUs)
-			}
-			d := c.String("duration")
-			if c.Args().Len() == 1 {
-				if d != "" {
-					return usage("give the duration once: -d or an argument, not both")
-				}
-				d = c.Args().First()
-			}
-			if o.Duration, err = secondsOrZero("d", d); err != nil {
-				return err
-			}
-			if err := multitool.CheckPID("-p", int64(o.PID)); err != nil {
-				return err
 			}
 			return runOffcputime(c.Context, o, env)
 		},
