@@ -8,13 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/btool/btool/bpf/compile"
+	"github.com/btool/btool/internal/testutil"
 	"github.com/btool/btool/multitool/symbolize"
 	"github.com/btool/btool/specparse"
 )
@@ -28,11 +28,6 @@ func init() {
 	}
 }
 
-func trUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
 // trGolden compares got with testdata/trace/name, or rewrites the file with
 // -update.
 func trGolden(t *testing.T, name, got string) {
@@ -41,26 +36,10 @@ func trGolden(t *testing.T, name, got string) {
 }
 
 // golden compares got with testdata/path, or rewrites the file with
-// -update. Every printer's golden test goes through it.
+// -update.
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	path = filepath.Join("testdata", path)
-	if trUpdate() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	testutil.Golden(t, path, got)
 }
 
 // fakeSym is a Symbolizer with a few fixed symbols.

@@ -202,6 +202,16 @@ func newEnv(c *cli.Context, stdout, stderr io.Writer) (multitool.Env, error) {
 	}, nil
 }
 
+// intervalFlag returns the command's -i/--interval: 0 when not given, else
+// at least minInterval. Errors are usage errors.
+func intervalFlag(c *cli.Context) (time.Duration, error) {
+	d, err := seconds("i", c.String("interval"))
+	if err == nil && d != 0 && d < minInterval {
+		return 0, usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
+	}
+	return d, err
+}
+
 // seconds parses bcc-style durations: a number of seconds ("5", "0.5") or a
 // Go duration ("500ms").
 func seconds(flag, s string) (time.Duration, error) {
@@ -369,11 +379,8 @@ func funccountCommand(stdout, stderr io.Writer) *cli.Command {
 			if o.ProbeLimit, err = probeLimit(c); err != nil {
 				return err
 			}
-			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+			if o.Interval, err = intervalFlag(c); err != nil {
 				return err
-			}
-			if o.Interval != 0 && o.Interval < minInterval {
-				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
 			}
 			// -d 0 means no duration, as in bcc.
 			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
@@ -467,11 +474,8 @@ func funclatencyCommand(stdout, stderr io.Writer) *cli.Command {
 			if o.ProbeLimit, err = probeLimit(c); err != nil {
 				return err
 			}
-			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+			if o.Interval, err = intervalFlag(c); err != nil {
 				return err
-			}
-			if o.Interval != 0 && o.Interval < minInterval {
-				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
 			}
 			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
 				return err
@@ -551,11 +555,8 @@ func argdistCommand(stdout, stderr io.Writer) *cli.Command {
 			if o.Top, err = count(c, "T", "top", 1, math.MaxInt32); err != nil {
 				return err
 			}
-			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+			if o.Interval, err = intervalFlag(c); err != nil {
 				return err
-			}
-			if o.Interval < minInterval {
-				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
 			}
 			if o.Duration, err = secondsOrZero("d", c.String("duration")); err != nil {
 				return err

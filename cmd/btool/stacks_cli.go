@@ -163,11 +163,8 @@ func stackcountCommand(stdout, stderr io.Writer) *cli.Command {
 			if o.ProbeLimit, err = probeLimit(c); err != nil {
 				return err
 			}
-			if o.Interval, err = seconds("i", c.String("interval")); err != nil {
+			if o.Interval, err = intervalFlag(c); err != nil {
 				return err
-			}
-			if o.Interval != 0 && o.Interval < minInterval {
-				return usage("-i: %s is too short (at least %v)", c.String("interval"), minInterval)
 			}
 			if o.Duration, err = secondsOrZero("D", c.String("duration")); err != nil {
 				return err

@@ -2,9 +2,9 @@ package symbolize
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/btool/btool/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -13,20 +13,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata")
 // -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	testutil.Golden(t, name, got)
 }
 
 // fakeSym is a Symbolizer with a few fixed symbols.
